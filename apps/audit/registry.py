@@ -1,0 +1,58 @@
+"""The audit actions Kiroku knows. Registering the same name twice is an error.
+
+Each action has a stable dotted name (what the API filters on) and a human
+template rendered with the event's labels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class AuditAction:
+    name: str
+    template: str
+
+
+_ACTIONS: dict[str, AuditAction] = {}
+
+
+def register(name: str, template: str) -> AuditAction:
+    if name in _ACTIONS:
+        raise ValueError(f"audit action {name!r} is registered twice")
+    action = AuditAction(name, template)
+    _ACTIONS[name] = action
+    return action
+
+
+def get(name: str) -> AuditAction:
+    try:
+        return _ACTIONS[name]
+    except KeyError:
+        raise KeyError(
+            f"audit action {name!r} is not registered; add it in apps/audit/registry.py"
+        ) from None
+
+
+def names() -> list[str]:
+    return sorted(_ACTIONS)
+
+
+PROJECT_CREATE = register("project.create", "{actor} created project {target}")
+PROJECT_UPDATE = register("project.update", "{actor} updated project {target}")
+PROJECT_DELETE = register("project.delete", "{actor} deleted project {target}")
+PROJECT_RESTORE = register("project.restore", "{actor} restored project {target}")
+PROJECT_PURGE = register("project.purge", "{actor} purged deleted project {target}")
+MEMBER_ADD = register("member.add", "{actor} added {target} to the project")
+MEMBER_ROLE_CHANGE = register("member.role_change", "{actor} changed the role of {target}")
+MEMBER_REMOVE = register("member.remove", "{actor} removed {target} from the project")
+TOKEN_CREATE = register("token.create", "{actor} created token {target}")
+TOKEN_REVOKE = register("token.revoke", "{actor} revoked token {target}")
+RUN_CREATE = register("run.create", "{actor} created run {target}")
+RUN_UPDATE = register("run.update", "{actor} edited run {target}")
+RUN_FINISH = register("run.finish", "{actor} ended run {target}")
+RUN_CRASH = register("run.crash", "{actor} marked run {target} as crashed")
+RUN_DELETE = register("run.delete", "{actor} deleted run {target}")
+RUN_RESTORE = register("run.restore", "{actor} restored run {target}")
+RUN_PURGE = register("run.purge", "{actor} purged deleted run {target}")

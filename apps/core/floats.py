@@ -1,0 +1,17 @@
+"""Non-finite floats on the wire: JSON carries them as "NaN", "Infinity", "-Infinity"."""
+
+from __future__ import annotations
+
+import math
+
+NON_FINITE_IN = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+
+
+def float_out(value: float | None) -> float | str | None:
+    if value is None:
+        return None
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    return value

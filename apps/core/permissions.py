@@ -1,0 +1,25 @@
+"""Route-level permission policies.
+
+Every API view declares ``permission_classes``. The default (``DenyAll``) serves
+nobody, so a route that forgets to declare one fails closed; a test walks every
+route to make sure none relies on it. Project and run roles are checked by the
+services and selectors (apps.projects.access), which answer 404 or 403.
+"""
+
+from __future__ import annotations
+
+from rest_framework.permissions import BasePermission
+
+
+class DenyAll(BasePermission):
+    message = "this route declares no permission policy"
+
+    def has_permission(self, request, view) -> bool:
+        return False
+
+
+class IsAuthenticatedPrincipal(BasePermission):
+    """A valid bearer token (or, for the portal, a signed-in user)."""
+
+    def has_permission(self, request, view) -> bool:
+        return bool(request.user and request.user.is_authenticated)

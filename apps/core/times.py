@@ -1,0 +1,30 @@
+"""Times on the wire: ISO-8601 UTC, or Unix seconds."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from typing import Any
+
+from apps.core.errors import Invalid
+
+
+def time_clean(value: Any, *, field: str) -> datetime | None:
+    """ISO-8601 (a naive time is taken as UTC) or Unix seconds."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise Invalid("must be an ISO-8601 time or Unix seconds", field=field)
+    if isinstance(value, int | float):
+        if not math.isfinite(value) or not 0 <= value < 32503680000:
+            raise Invalid("Unix seconds out of range", field=field)
+        return datetime.fromtimestamp(value, tz=UTC)
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise Invalid(
+                "must be an ISO-8601 time such as 2026-01-31T12:00:00Z", field=field
+            ) from None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    raise Invalid("must be an ISO-8601 time or Unix seconds", field=field)

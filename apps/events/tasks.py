@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+from celery import shared_task
+from django.conf import settings
+
+from apps.events.services import event_dispatch, event_retry_undispatched
+
+
+@shared_task(
+    name="events.dispatch",
+    queue="default",
+    acks_late=True,
+    time_limit=120,
+    soft_time_limit=100,
+    max_retries=0,
+)
+def dispatch_event(event_id: int) -> bool:
+    return event_dispatch(event_id=event_id)
+
+
+@shared_task(
+    name="events.retry_undispatched",
+    queue="maintenance",
+    time_limit=600,
+    soft_time_limit=550,
+    max_retries=0,
+)
+def retry_undispatched() -> int:
+    return event_retry_undispatched(
+        older_than=timedelta(seconds=settings.KIROKU_OUTBOX_RETRY_AFTER_SECONDS)
+    )

@@ -1,0 +1,212 @@
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiExample, extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+
+from apps.core.views import KirokuApi
+from apps.projects import selectors, services
+from apps.projects.access import role_for
+from apps.projects.models import Membership, Project, Role
+
+PROJECT_EXAMPLE = {
+    "slug": "vision",
+    "name": "Vision",
+    "description": "image models",
+    "created_at": "2026-01-01T00:00:00Z",
+    "role": "admin",
+}
+
+
+def project_out(project: Project, role: Role | None = None) -> dict:
+    body = {
+        "slug": project.slug,
+        "name": project.name,
+        "description": project.description,
+        "created_at": project.created_at,
+        "deleted_at": project.deleted_at,
+    }
+    if role is not None:
+        body["role"] = role.label
+    return body
+
+
+def member_out(membership: Membership) -> dict:
+    return {
+        "username": membership.user.username,
+        "role": Role(membership.role).label,
+        "added_at": membership.created_at,
+    }
+
+
+class RoleField(serializers.ChoiceField):
+    def __init__(self, **kwargs):
+        super().__init__(choices=[r.label for r in Role], **kwargs)
+
+    def to_internal_value(self, data):
+        return Role.parse(super().to_internal_value(str(data).lower()))
+
+
+class ProjectCreateInput(serializers.Serializer):
+    slug = serializers.CharField(max_length=64)
+    name = serializers.CharField(max_length=services.PROJECT_NAME_MAX)
+    description = serializers.CharField(
+        max_length=services.PROJECT_DESCRIPTION_MAX, required=False, allow_blank=True, default=""
+    )
+
+
+class ProjectUpdateInput(serializers.Serializer):
+    name = serializers.CharField(max_length=services.PROJECT_NAME_MAX, required=False)
+    description = serializers.CharField(
+        max_length=services.PROJECT_DESCRIPTION_MAX, required=False, allow_blank=True
+    )
+
+
+class ProjectListApi(KirokuApi):
+    @extend_schema(
+        operation_id="projects_list",
+        responses={200: dict},
+        examples=[
+            OpenApiExample(
+                "projects", response_only=True, value={"results": [PROJECT_EXAMPLE], "next": None}
+            ),
+        ],
+    )
+    def get(self, request):
+        projects = selectors.project_list_for_principal(principal=self.principal)
+        return Response({"results": [project_out(p) for p in projects], "next": None})
+
+    @extend_schema(
+        operation_id="projects_create",
+        request=ProjectCreateInput,
+        responses={201: dict},
+        examples=[
+            OpenApiExample(
+                "create",
+                request_only=True,
+                value={"slug": "vision", "name": "Vision", "description": "image models"},
+            ),
+            OpenApiExample("created", response_only=True, value=PROJECT_EXAMPLE),
+        ],
+    )
+    def post(self, request):
+        data = self.parse(ProjectCreateInput, request.data)
+        project = services.project_create(principal=self.principal, **data)
+        return Response(project_out(project, Role.ADMIN), status=status.HTTP_201_CREATED)
+
+
+class ProjectDetailApi(KirokuApi):
+    @extend_schema(
+        operation_id="projects_read",
+        responses={200: dict},
+        examples=[
+            OpenApiExample("project", response_only=True, value=PROJECT_EXAMPLE),
+        ],
+    )
+    def get(self, request, slug: str):
+        project = selectors.project_get_for_principal(principal=self.principal, slug=slug)
+        return Response(project_out(project, role_for(self.principal, project)))
+
+    @extend_schema(
+        operation_id="projects_update",
+        request=ProjectUpdateInput,
+        responses={200: dict},
+        examples=[
+            OpenApiExample("rename", request_only=True, value={"name": "Vision models"}),
+            OpenApiExample("updated", response_only=True, value=PROJECT_EXAMPLE),
+        ],
+    )
+    def patch(self, request, slug: str):
+        project = selectors.project_get_for_principal(principal=self.principal, slug=slug)
+        data = self.parse(ProjectUpdateInput, request.data)
+        project = services.project_update(principal=self.principal, project=project, **data)
+        return Response(project_out(project))
+
+    @extend_schema(operation_id="projects_delete", responses={204: None})
+    def delete(self, request, slug: str):
+        project = selectors.project_get_for_principal(principal=self.principal, slug=slug)
+        services.project_delete(principal=self.principal, project=project)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ProjectRestoreApi(KirokuApi):
+    @extend_schema(
+        operation_id="projects_restore",
+        request=None,
+        responses={200: dict},
+        examples=[OpenApiExample("restored", response_only=True, value=PROJECT_EXAMPLE)],
+    )
+    def post(self, request, slug: str):
+        project = selectors.project_get_for_principal(
+            principal=self.principal, slug=slug, needed=Role.ADMIN, allow_deleted=True
+        )
+        project = services.project_restore(principal=self.principal, project=project)
+        return Response(project_out(project))
+
+
+class MemberAddInput(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+    role = RoleField()
+
+
+class MemberUpdateInput(serializers.Serializer):
+    role = RoleField()
+
+
+MEMBER_EXAMPLE = {"username": "bob", "role": "member", "added_at": "2026-01-01T00:00:00Z"}
+
+
+class MemberListApi(KirokuApi):
+    @extend_schema(
+        operation_id="members_list",
+        responses={200: dict},
+        examples=[
+            OpenApiExample(
+                "members", response_only=True, value={"results": [MEMBER_EXAMPLE], "next": None}
+            ),
+        ],
+    )
+    def get(self, request, slug: str):
+        project = selectors.project_get_for_principal(principal=self.principal, slug=slug)
+        members = selectors.member_list(project=project)
+        return Response({"results": [member_out(m) for m in members], "next": None})
+
+    @extend_schema(
+        operation_id="members_add",
+        request=MemberAddInput,
+        responses={201: dict},
+        examples=[
+            OpenApiExample("add", request_only=True, value={"username": "bob", "role": "member"}),
+            OpenApiExample("added", response_only=True, value=MEMBER_EXAMPLE),
+        ],
+    )
+    def post(self, request, slug: str):
+        project = selectors.project_get_for_principal(principal=self.principal, slug=slug)
+        data = self.parse(MemberAddInput, request.data)
+        membership = services.member_add(principal=self.principal, project=project, **data)
+        return Response(member_out(membership), status=status.HTTP_201_CREATED)
+
+
+class MemberDetailApi(KirokuApi):
+    @extend_schema(
+        operation_id="members_update",
+        request=MemberUpdateInput,
+        responses={200: dict},
+        examples=[
+            OpenApiExample("promote", request_only=True, value={"role": "admin"}),
+            OpenApiExample("updated", response_only=True, value=MEMBER_EXAMPLE),
+        ],
+    )
+    def patch(self, request, slug: str, username: str):
+        project = selectors.project_get_for_principal(principal=self.principal, slug=slug)
+        data = self.parse(MemberUpdateInput, request.data)
+        membership = services.member_role_change(
+            principal=self.principal, project=project, username=username, role=data["role"]
+        )
+        return Response(member_out(membership))
+
+    @extend_schema(operation_id="members_remove", responses={204: None})
+    def delete(self, request, slug: str, username: str):
+        project = selectors.project_get_for_principal(principal=self.principal, slug=slug)
+        services.member_remove(principal=self.principal, project=project, username=username)
+        return Response(status=status.HTTP_204_NO_CONTENT)

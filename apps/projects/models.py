@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.db import models
+from django.utils import timezone
+
+
+class Role(models.IntegerChoices):
+    """Ordered: each role can do everything the ones below it can."""
+
+    VIEWER = 1, "viewer"
+    MEMBER = 2, "member"
+    ADMIN = 3, "admin"
+
+    @classmethod
+    def parse(cls, name: str) -> Role | None:
+        return {r.label: r for r in cls}.get(str(name).lower())
+
+
+SLUG_RE = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
+
+
+class ProjectQuerySet(models.QuerySet):
+    def alive(self) -> ProjectQuerySet:
+        return self.filter(deleted_at__isnull=True)
+
+
+class Project(models.Model):
+    slug = models.CharField(max_length=64, unique=True, validators=[RegexValidator(SLUG_RE)])
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ProjectQuerySet.as_manager()
+
+    def __str__(self) -> str:
+        return self.slug
+
+
+class Membership(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.PositiveSmallIntegerField(choices=Role.choices)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "user"], name="one_membership_per_user"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}@{self.project_id}:{self.get_role_display()}"

@@ -1,0 +1,242 @@
+"""Writes for projects and memberships. Each checks permission, runs in one
+transaction and records its audit event."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from apps.accounts.models import User
+from apps.accounts.principal import Principal
+from apps.audit import registry as audit_actions
+from apps.audit.services import audit_record
+from apps.core.errors import Conflict, Forbidden, Invalid, not_found
+from apps.projects.access import require_role
+from apps.projects.models import SLUG_RE, Membership, Project, Role
+
+PROJECT_NAME_MAX = 200
+PROJECT_DESCRIPTION_MAX = 10_000
+
+
+def _validate_project_fields(*, name: str | None, description: str | None) -> None:
+    if name is not None and not (1 <= len(name.strip()) <= PROJECT_NAME_MAX):
+        raise Invalid(f"name must be 1 to {PROJECT_NAME_MAX} characters", field="name")
+    if description is not None and len(description) > PROJECT_DESCRIPTION_MAX:
+        raise Invalid(
+            f"description must be at most {PROJECT_DESCRIPTION_MAX} characters",
+            field="description",
+        )
+
+
+def project_create(*, principal: Principal, slug: str, name: str, description: str = "") -> Project:
+    """Create a project; its creator becomes its admin."""
+    if principal.user is None or principal.service_token is not None:
+        raise Forbidden("only a user (personal token) can create projects")
+    if not isinstance(slug, str) or not re.match(SLUG_RE, slug):
+        raise Invalid(
+            "slug must be 1 to 64 lowercase letters, digits and hyphens, "
+            "starting and ending with a letter or digit",
+            field="slug",
+        )
+    _validate_project_fields(name=name, description=description)
+    try:
+        with transaction.atomic():
+            project = Project.objects.create(
+                slug=slug, name=name.strip(), description=description, created_by=principal.user
+            )
+            Membership.objects.create(project=project, user=principal.user, role=Role.ADMIN)
+            audit_record(
+                principal=principal,
+                action=audit_actions.PROJECT_CREATE,
+                project=project,
+                target_type="project",
+                target_id=project.pk,
+                target_label=project.slug,
+            )
+    except IntegrityError:
+        raise Conflict(f"slug '{slug}' is taken; choose another", field="slug") from None
+    return project
+
+
+def project_update(
+    *,
+    principal: Principal,
+    project: Project,
+    name: str | None = None,
+    description: str | None = None,
+) -> Project:
+    require_role(principal, project, Role.ADMIN)
+    _validate_project_fields(name=name, description=description)
+    changes: dict[str, Any] = {}
+    if name is not None and name.strip() != project.name:
+        changes["name"] = name.strip()
+    if description is not None and description != project.description:
+        changes["description"] = description
+    if not changes:
+        return project
+    with transaction.atomic():
+        before = {field: getattr(project, field) for field in changes}
+        for field, value in changes.items():
+            setattr(project, field, value)
+        project.save(update_fields=list(changes))
+        audit_record(
+            principal=principal,
+            action=audit_actions.PROJECT_UPDATE,
+            project=project,
+            target_type="project",
+            target_id=project.pk,
+            target_label=project.slug,
+            metadata={"before": before, "after": changes},
+        )
+    return project
+
+
+def project_delete(*, principal: Principal, project: Project) -> Project:
+    """Soft-delete: the project and its runs disappear from every read until restored
+    or purged after the retention period."""
+    require_role(principal, project, Role.ADMIN)
+    with transaction.atomic():
+        project.deleted_at = timezone.now()
+        project.save(update_fields=["deleted_at"])
+        audit_record(
+            principal=principal,
+            action=audit_actions.PROJECT_DELETE,
+            project=project,
+            target_type="project",
+            target_id=project.pk,
+            target_label=project.slug,
+        )
+    return project
+
+
+def project_restore(*, principal: Principal, project: Project) -> Project:
+    require_role(principal, project, Role.ADMIN, allow_deleted=True)
+    if project.deleted_at is None:
+        return project
+    with transaction.atomic():
+        project.deleted_at = None
+        project.save(update_fields=["deleted_at"])
+        audit_record(
+            principal=principal,
+            action=audit_actions.PROJECT_RESTORE,
+            project=project,
+            target_type="project",
+            target_id=project.pk,
+            target_label=project.slug,
+        )
+    return project
+
+
+def project_purge_deleted(*, older_than_days: int) -> int:
+    """Hard-delete projects soft-deleted more than ``older_than_days`` ago. Returns
+    how many were purged. The audit log keeps its rows (it has no foreign keys)."""
+    cutoff = timezone.now() - timezone.timedelta(days=older_than_days)
+    purged = 0
+    for project in Project.objects.filter(deleted_at__lte=cutoff):
+        with transaction.atomic():
+            audit_record(
+                principal=Principal.system(),
+                action=audit_actions.PROJECT_PURGE,
+                project=project,
+                target_type="project",
+                target_id=project.pk,
+                target_label=project.slug,
+            )
+            project.delete()
+        purged += 1
+    return purged
+
+
+def _admin_count(project: Project) -> int:
+    """How many admins the project has, locking their rows so two concurrent
+    demotions cannot both pass the last-admin check."""
+    return len(
+        Membership.objects.select_for_update()
+        .filter(project=project, role=Role.ADMIN)
+        .values_list("pk", flat=True)
+    )
+
+
+def member_add(*, principal: Principal, project: Project, username: str, role: Role) -> Membership:
+    require_role(principal, project, Role.ADMIN)
+    user = User.objects.filter(username=username, is_active=True).first()
+    if user is None:
+        raise Invalid(f"no user named '{username}'", field="username")
+    try:
+        with transaction.atomic():
+            membership = Membership.objects.create(project=project, user=user, role=role)
+            audit_record(
+                principal=principal,
+                action=audit_actions.MEMBER_ADD,
+                project=project,
+                target_type="user",
+                target_id=user.pk,
+                target_label=user.username,
+                metadata={"role": Role(role).label},
+            )
+    except IntegrityError:
+        raise Conflict(
+            f"'{username}' is already a member; change the role with PATCH", field="username"
+        ) from None
+    return membership
+
+
+def _membership_for(project: Project, username: str) -> Membership:
+    membership = (
+        Membership.objects.select_related("user")
+        .filter(project=project, user__username=username)
+        .first()
+    )
+    if membership is None:
+        raise not_found("member")
+    return membership
+
+
+def member_role_change(
+    *, principal: Principal, project: Project, username: str, role: Role
+) -> Membership:
+    require_role(principal, project, Role.ADMIN)
+    with transaction.atomic():
+        membership = _membership_for(project, username)
+        if membership.role == role:
+            return membership
+        if membership.role == Role.ADMIN and _admin_count(project) == 1:
+            raise Conflict(
+                "a project keeps at least one admin; promote another first", field="role"
+            )
+        before = Role(membership.role).label
+        membership.role = role
+        membership.save(update_fields=["role"])
+        audit_record(
+            principal=principal,
+            action=audit_actions.MEMBER_ROLE_CHANGE,
+            project=project,
+            target_type="user",
+            target_id=membership.user_id,
+            target_label=membership.user.username,
+            metadata={"before": before, "after": Role(role).label},
+        )
+    return membership
+
+
+def member_remove(*, principal: Principal, project: Project, username: str) -> None:
+    require_role(principal, project, Role.ADMIN)
+    with transaction.atomic():
+        membership = _membership_for(project, username)
+        if membership.role == Role.ADMIN and _admin_count(project) == 1:
+            raise Conflict(
+                "a project keeps at least one admin; promote another first", field="username"
+            )
+        audit_record(
+            principal=principal,
+            action=audit_actions.MEMBER_REMOVE,
+            project=project,
+            target_type="user",
+            target_id=membership.user_id,
+            target_label=membership.user.username,
+            metadata={"role": Role(membership.role).label},
+        )
+        membership.delete()

@@ -1,0 +1,94 @@
+"""How runs look on the wire."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.conf import settings
+
+from apps.core.floats import float_out
+from apps.runs.models import MetricSummary, Run
+
+
+def run_url(run: Run) -> str:
+    """The run's page in the portal."""
+    return f"{settings.KIROKU_BASE_URL}/projects/{run.project.slug}/runs/{run.public_id}"
+
+
+def metric_summary_out(summary: MetricSummary) -> dict:
+    return {
+        "key": summary.key,
+        # A NULL last is a NaN value at the highest step.
+        "last": float_out(summary.last) if summary.last is not None else "NaN",
+        "min": float_out(summary.min),
+        "max": float_out(summary.max),
+        "count": summary.count,
+        "last_step": summary.last_step,
+        "last_timestamp": summary.last_timestamp,
+    }
+
+
+def _duration(run: Run) -> float | None:
+    if run.ended_at is None:
+        return None
+    return (run.ended_at - run.started_at).total_seconds()
+
+
+def run_out(
+    run: Run,
+    *,
+    params: Iterable | None = None,
+    tags: Iterable | None = None,
+    metrics: Iterable[MetricSummary] | None = None,
+    detail: bool = False,
+) -> dict:
+    """The run as JSON. ``params``/``tags``/``metrics`` default to all of the run's;
+    search passes the chosen columns. ``detail`` adds the diff, summary, datasets."""
+    params = run.params.all() if params is None else params
+    tags = run.tags.all() if tags is None else tags
+    metrics = run.metric_summaries.all() if metrics is None else metrics
+    body = {
+        "id": run.public_id,
+        "url": run_url(run),
+        "project": run.project.slug,
+        "name": run.name,
+        "group": run.group,
+        "parent_id": run.parent.public_id if run.parent_id else None,
+        "client_id": run.client_id,
+        "status": run.status,
+        "author": run.author.username if run.author_id else None,
+        "created_at": run.created_at,
+        "started_at": run.started_at,
+        "ended_at": run.ended_at,
+        "heartbeat_at": run.heartbeat_at,
+        "duration": _duration(run),
+        "notes": run.notes,
+        "git": {
+            "commit": run.git_commit,
+            "branch": run.git_branch,
+            "remote": run.git_remote,
+            "dirty": run.git_dirty,
+            "diff_truncated": run.git_diff_truncated,
+        },
+        "environment": run.environment,
+        "ci": run.ci,
+        "params": {p.key: p.value for p in params},
+        "tags": {t.key: t.value for t in tags},
+        "metrics": {m.key: metric_summary_out(m) for m in metrics},
+        "deleted_at": run.deleted_at,
+    }
+    if detail:
+        body["git"]["diff"] = run.git_diff
+        body["summary"] = {s.key: s.value for s in run.summary_values.all()}
+        body["datasets"] = [
+            {
+                "name": d.name,
+                "uri": d.uri,
+                "digest": d.digest,
+                "size": d.size,
+                "file_count": d.file_count,
+                "source": d.source,
+            }
+            for d in run.datasets.order_by("name")
+        ]
+    return body

@@ -1,0 +1,299 @@
+"""``run_log_batch``: the one write primitive for a live run.
+
+A batch is validated whole (apps.runs.validation) and written whole in one
+transaction, or not at all:
+
+1. The ``(run, batch_id)`` marker is inserted first, under a unique constraint. A
+   retry of a batch already applied (or still in flight: its insert waits for the
+   first transaction) finds the marker and gets the first response back, before any
+   state check, and writes nothing.
+2. The run row is locked, so concurrent writers to one run are serialised and the
+   per-key summaries are merged without a read-modify-write race.
+3. Points: ``(run, key, step)`` holds one value. Re-sending the same value is a no-op;
+   a different value replaces it (last write wins, what a resumed run needs), and
+   that key's summary is then recomputed from its history. Steps may arrive in any
+   order; a summary's ``last`` is the value at the highest step.
+
+On PostgreSQL points go in by binary COPY into a temporary staging table and one
+``INSERT … ON CONFLICT``; elsewhere through the ORM.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Count, Max, Min, Q
+
+from apps.accounts.principal import Principal
+from apps.core.errors import Conflict
+from apps.projects.access import require_role
+from apps.projects.models import Role
+from apps.runs.models import TERMINAL_STATUSES, LogBatch, MetricPoint, MetricSummary, Run
+from apps.runs.recording import datasets_upsert, params_add, summary_upsert, tags_apply
+from apps.runs.services import run_touch
+from apps.runs.validation import LogBatchIn, PointIn
+
+
+@dataclass
+class KeyStats:
+    """What one batch did to one key."""
+
+    inserted: int = 0
+    replaced: int = 0
+    min: float | None = None
+    max: float | None = None
+    max_step: int | None = None
+    last_value: float | None = None
+    last_timestamp: datetime | None = None
+
+
+def run_log_batch(*, principal: Principal, run: Run, batch: LogBatchIn) -> tuple[dict, bool]:
+    """Apply a validated batch. Returns ``(response, replayed)``.
+
+    Raises Conflict (409) when the run has ended and the batch carries points or
+    params, or when a param would change value.
+    """
+    require_role(principal, run.project, Role.MEMBER, what="run")
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                marker = LogBatch.objects.create(run=run, batch_id=batch.batch_id)
+        except IntegrityError:
+            previous = LogBatch.objects.get(run=run, batch_id=batch.batch_id)
+            return previous.response, True
+        run = Run.objects.select_for_update().select_related("project").get(pk=run.pk)
+        if run.status in TERMINAL_STATUSES and (batch.points or batch.params):
+            raise Conflict(
+                f"run has ended ({run.status}); it takes no new metrics or params",
+                field="metrics" if batch.points else "params",
+            )
+        run_touch(run=run)
+        new_params = params_add(run=run, params=batch.params)
+        changed_tags = tags_apply(run=run, tags=batch.tags)
+        summary_count = summary_upsert(run=run, summary=batch.summary)
+        dataset_count = datasets_upsert(run=run, datasets=batch.datasets)
+        stats = points_write(run_id=run.pk, points=batch.points)
+        summaries_merge(run_id=run.pk, stats=stats)
+        inserted = sum(s.inserted for s in stats.values())
+        replaced = sum(s.replaced for s in stats.values())
+        response = {
+            "run_id": run.public_id,
+            "batch_id": batch.batch_id,
+            "status": run.status,
+            "stored": {
+                "metrics": inserted,
+                "metrics_replaced": replaced,
+                "metrics_unchanged": len(batch.points) - inserted - replaced,
+                "params": new_params,
+                "tags": len(changed_tags),
+                "summary": summary_count,
+                "datasets": dataset_count,
+            },
+        }
+        LogBatch.objects.filter(pk=marker.pk).update(response=response)
+    return response, False
+
+
+def _stored(value: float) -> float | None:
+    # NaN is stored as NULL (see MetricPoint).
+    return None if math.isnan(value) else value
+
+
+def points_write(*, run_id: int, points: list[PointIn]) -> dict[str, KeyStats]:
+    if not points:
+        return {}
+    if connection.vendor == "postgresql":
+        return _points_write_postgres(run_id, points)
+    return _points_write_orm(run_id, points)
+
+
+_STAGE_DDL = (
+    "CREATE TEMPORARY TABLE IF NOT EXISTS kiroku_point_stage "
+    "(key text, step bigint, value float8, ts timestamptz) ON COMMIT DELETE ROWS"
+)
+
+_UPSERT_FROM_STAGE = """
+WITH up AS (
+    INSERT INTO runs_metricpoint AS mp (run_id, key, step, value, "timestamp")
+    SELECT %(run_id)s, key, step, value, ts FROM kiroku_point_stage
+    ON CONFLICT (run_id, key, step) DO UPDATE
+        SET value = EXCLUDED.value, "timestamp" = EXCLUDED."timestamp"
+        WHERE mp.value IS DISTINCT FROM EXCLUDED.value
+    RETURNING key, step, value, "timestamp", (xmax = 0) AS inserted
+)
+SELECT key,
+       count(*) FILTER (WHERE inserted),
+       count(*) FILTER (WHERE NOT inserted),
+       min(value) FILTER (WHERE inserted),
+       max(value) FILTER (WHERE inserted),
+       max(step) FILTER (WHERE inserted),
+       (array_agg(value ORDER BY step DESC) FILTER (WHERE inserted))[1],
+       (array_agg("timestamp" ORDER BY step DESC) FILTER (WHERE inserted))[1]
+FROM up GROUP BY key
+"""
+
+
+def _points_write_postgres(run_id: int, points: list[PointIn]) -> dict[str, KeyStats]:
+    with connection.cursor() as cursor:
+        raw = cursor.cursor  # the psycopg cursor, for COPY
+        raw.execute(_STAGE_DDL)
+        # Rows from an earlier batch in the same (outer) transaction must not leak in.
+        raw.execute("TRUNCATE kiroku_point_stage")
+        with raw.copy(
+            "COPY kiroku_point_stage (key, step, value, ts) FROM STDIN (FORMAT BINARY)"
+        ) as copy:
+            copy.set_types(["text", "int8", "float8", "timestamptz"])
+            for p in points:
+                copy.write_row((p.key, p.step, _stored(p.value), p.timestamp))
+        raw.execute(_UPSERT_FROM_STAGE, {"run_id": run_id})
+        rows = raw.fetchall()
+    return {
+        key: KeyStats(ins, rep, lo, hi, max_step, last, last_ts)
+        for key, ins, rep, lo, hi, max_step, last, last_ts in rows
+    }
+
+
+def _points_write_orm(run_id: int, points: list[PointIn]) -> dict[str, KeyStats]:
+    by_key: dict[str, list[PointIn]] = {}
+    for p in points:
+        by_key.setdefault(p.key, []).append(p)
+    stats: dict[str, KeyStats] = {}
+    for key, group in by_key.items():
+        steps = [p.step for p in group]
+        existing = dict(
+            MetricPoint.objects.filter(
+                run_id=run_id, key=key, step__gte=min(steps), step__lte=max(steps)
+            ).values_list("step", "value")
+        )
+        new: list[MetricPoint] = []
+        stat = KeyStats()
+        for p in group:
+            value = _stored(p.value)
+            if p.step not in existing:
+                new.append(
+                    MetricPoint(
+                        run_id=run_id, key=key, step=p.step, value=value, timestamp=p.timestamp
+                    )
+                )
+            elif existing[p.step] != value:
+                MetricPoint.objects.filter(run_id=run_id, key=key, step=p.step).update(
+                    value=value, timestamp=p.timestamp
+                )
+                stat.replaced += 1
+        MetricPoint.objects.bulk_create(new, batch_size=500)
+        stat.inserted = len(new)
+        for point in new:
+            if point.value is not None:
+                stat.min = point.value if stat.min is None else min(stat.min, point.value)
+                stat.max = point.value if stat.max is None else max(stat.max, point.value)
+            if stat.max_step is None or point.step > stat.max_step:
+                stat.max_step = point.step
+                stat.last_value = point.value
+                stat.last_timestamp = point.timestamp
+        stats[key] = stat
+    return stats
+
+
+def _lowest(a: float | None, b: float | None) -> float | None:
+    return b if a is None else a if b is None else min(a, b)
+
+
+def _highest(a: float | None, b: float | None) -> float | None:
+    return b if a is None else a if b is None else max(a, b)
+
+
+def summaries_merge(*, run_id: int, stats: dict[str, KeyStats]) -> None:
+    """Bring each touched key's MetricSummary up to date. Keys with a replaced value
+    are recomputed from their history; the rest are merged incrementally."""
+    touched = [k for k, s in stats.items() if s.inserted or s.replaced]
+    if not touched:
+        return
+    recompute = [k for k in touched if stats[k].replaced]
+    merge = [k for k in touched if not stats[k].replaced]
+    rows: list[tuple[Any, ...]] = []
+    existing = (
+        {s.key: s for s in MetricSummary.objects.filter(run_id=run_id, key__in=merge)}
+        if merge
+        else {}
+    )
+    for key in merge:
+        b = stats[key]
+        old = existing.get(key)
+        if old is None:
+            rows.append((key, b.last_value, b.max_step, b.min, b.max, b.inserted, b.last_timestamp))
+            continue
+        newer = b.max_step is not None and b.max_step > old.last_step
+        rows.append(
+            (
+                key,
+                b.last_value if newer else old.last,
+                b.max_step if newer else old.last_step,
+                _lowest(old.min, b.min),
+                _highest(old.max, b.max),
+                old.count + b.inserted,
+                b.last_timestamp if newer else old.last_timestamp,
+            )
+        )
+    if recompute:
+        rows.extend(_summaries_recompute(run_id, recompute))
+    _summaries_upsert(run_id, rows)
+
+
+def _summaries_recompute(run_id: int, keys: list[str]) -> list[tuple[Any, ...]]:
+    aggregates = (
+        MetricPoint.objects.filter(run_id=run_id, key__in=keys)
+        .values("key")
+        .annotate(lo=Min("value"), hi=Max("value"), n=Count("step"), last_step=Max("step"))
+    )
+    by_key = {a["key"]: a for a in aggregates}
+    last_filter = Q()
+    for key, a in by_key.items():
+        last_filter |= Q(key=key, step=a["last_step"])
+    lasts = {
+        p["key"]: p
+        for p in MetricPoint.objects.filter(last_filter, run_id=run_id).values(
+            "key", "value", "timestamp"
+        )
+    }
+    return [
+        (
+            key,
+            lasts[key]["value"],
+            a["last_step"],
+            a["lo"],
+            a["hi"],
+            a["n"],
+            lasts[key]["timestamp"],
+        )
+        for key, a in by_key.items()
+    ]
+
+
+_SUMMARY_COLUMNS = ("run_id", "key", "last", "last_step", "min", "max", "count", "last_timestamp")
+
+
+def _summaries_upsert(run_id: int, rows: list[tuple[Any, ...]]) -> None:
+    """One ``INSERT … ON CONFLICT`` (PostgreSQL and SQLite share the syntax)."""
+    quote = connection.ops.quote_name
+    table = quote(MetricSummary._meta.db_table)
+    columns = ", ".join(quote(c) for c in _SUMMARY_COLUMNS)
+    updates = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in _SUMMARY_COLUMNS[2:])
+    adapt = connection.ops.adapt_datetimefield_value
+    for start in range(0, len(rows), 500):
+        chunk = rows[start : start + 500]
+        placeholders = ", ".join(
+            ["(" + ", ".join(["%s"] * len(_SUMMARY_COLUMNS)) + ")"] * len(chunk)
+        )
+        params: list[Any] = []
+        for key, last, last_step, lo, hi, count, last_ts in chunk:
+            params += [run_id, key, last, last_step, lo, hi, count, adapt(last_ts)]
+        sql = (
+            f"INSERT INTO {table} ({columns}) VALUES {placeholders} "  # noqa: S608
+            f"ON CONFLICT ({quote('run_id')}, {quote('key')}) DO UPDATE SET {updates}"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)

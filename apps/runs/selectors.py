@@ -1,0 +1,129 @@
+"""Reads of runs and their metrics, always scoped to what the principal may read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import F, Max, Min, Q, QuerySet, Window
+from django.db.models.functions import RowNumber
+
+from apps.accounts.principal import Principal
+from apps.core.errors import Invalid, not_found
+from apps.projects.access import require_role
+from apps.projects.models import Project, Role
+from apps.runs.models import MetricPoint, MetricSummary, Run
+
+MAX_HISTORY_PAGE = 10_000
+MIN_DOWNSAMPLED_POINTS = 3
+MAX_DOWNSAMPLED_POINTS = 10_000
+
+
+def run_get_for_principal(
+    *, principal: Principal, run_id: str, needed: Role = Role.VIEWER, include_deleted: bool = False
+) -> Run:
+    """The run, or NotFound when it does not exist, is deleted (unless
+    ``include_deleted``), or its project is not readable; Forbidden when readable
+    but the principal's role is below ``needed``."""
+    runs = Run.objects.select_related("project", "author", "parent")
+    run = runs.filter(public_id=run_id, project__deleted_at__isnull=True).first()
+    if run is None or (run.deleted_at is not None and not include_deleted):
+        raise not_found("run")
+    if run.deleted_at is not None:
+        # Only admins learn that a deleted run exists (to restore it).
+        require_role(principal, run.project, Role.VIEWER, what="run")
+        require_role(principal, run.project, Role.ADMIN, what="run")
+    require_role(principal, run.project, needed, what="run")
+    return run
+
+
+def run_list_for_project(*, project: Project) -> QuerySet[Run]:
+    """The project's live runs. The caller has checked that the principal may read it."""
+    return Run.objects.alive().filter(project=project)
+
+
+def run_metric_summaries(*, run: Run) -> QuerySet[MetricSummary]:
+    return MetricSummary.objects.filter(run=run).order_by("key")
+
+
+@dataclass
+class History:
+    points: list[dict]
+    next_after_step: int | None
+    downsampled: bool
+    total: int
+
+
+def _point(row: MetricPoint | dict) -> dict:
+    if isinstance(row, dict):
+        return {"step": row["step"], "value": row["value"], "timestamp": row["timestamp"]}
+    return {"step": row.step, "value": row.value, "timestamp": row.timestamp}
+
+
+def run_metric_history(
+    *,
+    run: Run,
+    key: str,
+    max_points: int | None = None,
+    min_step: int | None = None,
+    max_step: int | None = None,
+    after_step: int | None = None,
+    page_size: int = 1000,
+) -> History:
+    """One metric's points in step order.
+
+    Without ``max_points``: the full series between the bounds, one page at a time
+    (``next_after_step`` continues it). With ``max_points``: at most that many points
+    covering the whole range, keeping each bucket's lowest and highest value (spikes
+    never vanish) and the last point.
+    """
+    points = MetricPoint.objects.filter(run=run, key=key)
+    if min_step is not None:
+        points = points.filter(step__gte=min_step)
+    if max_step is not None:
+        points = points.filter(step__lte=max_step)
+    if after_step is not None:
+        points = points.filter(step__gt=after_step)
+    fields = ("step", "value", "timestamp")
+    if max_points is None:
+        rows = list(points.order_by("step").values(*fields)[: page_size + 1])
+        more = len(rows) > page_size
+        rows = rows[:page_size]
+        return History(
+            points=[_point(r) for r in rows],
+            next_after_step=rows[-1]["step"] if more else None,
+            downsampled=False,
+            total=len(rows),
+        )
+    if not MIN_DOWNSAMPLED_POINTS <= max_points <= MAX_DOWNSAMPLED_POINTS:
+        raise Invalid(
+            f"max_points must be between {MIN_DOWNSAMPLED_POINTS} and {MAX_DOWNSAMPLED_POINTS}",
+            field="max_points",
+        )
+    total = points.count()
+    if total <= max_points:
+        rows = list(points.order_by("step").values(*fields))
+        return History([_point(r) for r in rows], None, False, total)
+    bounds = points.aggregate(lo=Min("step"), hi=Max("step"))
+    lo, hi = bounds["lo"], bounds["hi"]
+    buckets = (max_points - 1) // 2
+    # Integer arithmetic on both backends: bucket = (step - lo) * buckets / span.
+    bucket = (F("step") - lo) * buckets / (hi - lo + 1)
+    ranked = points.annotate(
+        bucket=bucket,
+        low_rank=Window(
+            RowNumber(),
+            partition_by=[bucket],
+            order_by=[F("value").asc(nulls_last=True), F("step").asc()],
+        ),
+        high_rank=Window(
+            RowNumber(),
+            partition_by=[bucket],
+            order_by=[F("value").desc(nulls_last=True), F("step").asc()],
+        ),
+    ).filter(Q(low_rank=1) | Q(high_rank=1))
+    kept = {r["step"]: r for r in ranked.values(*fields)}
+    last = points.order_by("-step").values(*fields).first()
+    if last is not None:
+        kept[last["step"]] = last
+    rows = [kept[step] for step in sorted(kept)]
+    return History([_point(r) for r in rows], None, True, total)

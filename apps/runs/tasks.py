@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from celery import shared_task
+from django.conf import settings
+
+from apps.runs.services import run_mark_stale_crashed, run_purge_deleted
+
+
+@shared_task(
+    name="runs.mark_crashed",
+    queue="maintenance",
+    time_limit=300,
+    soft_time_limit=250,
+    max_retries=0,
+)
+def mark_crashed() -> int:
+    return run_mark_stale_crashed()
+
+
+@shared_task(
+    name="runs.purge_deleted",
+    queue="maintenance",
+    time_limit=1800,
+    soft_time_limit=1700,
+    max_retries=0,
+)
+def purge_deleted() -> int:
+    return run_purge_deleted(older_than_days=settings.KIROKU_DELETED_RETENTION_DAYS)

@@ -1,0 +1,110 @@
+"""Reading Kiroku's configuration from the environment.
+
+Every setting comes from an environment variable. A malformed value stops start-up
+with an ``ImproperlyConfigured`` that names the variable and says what it expects.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+
+def _raw(name: str) -> str | None:
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return None
+    return value.strip()
+
+
+def env_str(name: str, default: str | None = None) -> str | None:
+    value = _raw(name)
+    return default if value is None else value
+
+
+def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
+    value = _raw(name)
+    if value is None:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be an integer, got {value!r}") from None
+    if minimum is not None and number < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}, got {number}")
+    return number
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = _raw(name)
+    if value is None:
+        return default
+    lowered = value.lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ImproperlyConfigured(f"{name} must be true or false, got {value!r}")
+
+
+def env_list(name: str, default: list[str]) -> list[str]:
+    value = _raw(name)
+    if value is None:
+        return list(default)
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def env_database(name: str, default_sqlite_path: Path) -> dict:
+    """The ``DATABASES['default']`` entry from a database URL, or the embedded SQLite file."""
+    value = _raw(name)
+    if value is None:
+        default_sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+        return _sqlite(str(default_sqlite_path))
+    scheme = urlsplit(value).scheme
+    if scheme in {"postgres", "postgresql", "pgsql"}:
+        parts = urlsplit(value)
+        if not parts.path.strip("/"):
+            raise ImproperlyConfigured(
+                f"{name} must name a database, e.g. postgres://user@host:5432/kiroku; got {value!r}"
+            )
+        try:
+            config = environ.Env.db_url_config(value)
+        except Exception as exc:  # django-environ raises several types for bad URLs
+            raise ImproperlyConfigured(f"{name} is not a valid database URL: {exc}") from None
+        config["ENGINE"] = "django.db.backends.postgresql"
+        config.setdefault("CONN_MAX_AGE", 60)
+        config["CONN_HEALTH_CHECKS"] = True
+        return config
+    if scheme == "sqlite":
+        path = value[len("sqlite:///") :] if value.startswith("sqlite:///") else ""
+        if not path:
+            raise ImproperlyConfigured(
+                f"{name} for SQLite must look like sqlite:////absolute/path.db, got {value!r}"
+            )
+        return _sqlite(path)
+    raise ImproperlyConfigured(
+        f"{name} must start with postgres:// or sqlite:///, got scheme {scheme or '(none)'!r}"
+    )
+
+
+def _sqlite(path: str) -> dict:
+    return {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": path,
+        # IMMEDIATE takes the write lock when a transaction starts, so two writers
+        # queue instead of failing with "database is locked" halfway through.
+        "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 20},
+    }
+
+
+def env_redis_url(name: str) -> str | None:
+    value = _raw(name)
+    if value is None:
+        return None
+    if urlsplit(value).scheme not in {"redis", "rediss"}:
+        raise ImproperlyConfigured(f"{name} must start with redis:// or rediss://, got {value!r}")
+    return value

@@ -1,0 +1,172 @@
+"""Kiroku settings: every value comes from the environment (see README, Configuration)."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from config.env import (
+    env_bool,
+    env_database,
+    env_int,
+    env_list,
+    env_redis_url,
+    env_str,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env_str("KIROKU_VAR_DIR", str(BASE_DIR / "var")))
+
+
+def _secret_key() -> str:
+    configured = env_str("KIROKU_SECRET_KEY")
+    if configured:
+        return configured
+    # Embedded default: a random key kept under var/ so sessions survive restarts.
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    key_file = VAR_DIR / "secret_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_urlsafe(50))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+DEBUG = env_bool("KIROKU_DEBUG", False)
+ALLOWED_HOSTS = env_list("KIROKU_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
+KIROKU_BASE_URL = env_str("KIROKU_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "apps.core",
+    "apps.accounts",
+    "apps.projects",
+    "apps.audit",
+    "apps.events",
+    "apps.runs",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+APPEND_SLASH = False
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": env_database("DATABASE_URL", VAR_DIR / "kiroku.sqlite3")}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_USER_MODEL = "accounts.User"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+
+# The API takes a request body of at most 4 MiB (ingestion's documented limit)
+# plus room for the JSON envelope.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 4 * 1024 * 1024 + 64 * 1024
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["apps.accounts.authentication.BearerTokenAuthentication"],
+    # Fail closed: a view that does not declare its permission policy serves nobody.
+    "DEFAULT_PERMISSION_CLASSES": ["apps.core.permissions.DenyAll"],
+    "DEFAULT_RENDERER_CLASSES": ["apps.core.renderers.StrictJSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["apps.core.parsers.StrictJSONParser"],
+    "EXCEPTION_HANDLER": "apps.core.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Kiroku API",
+    "DESCRIPTION": "Record, search and compare ML runs. Authenticate with "
+    "`Authorization: Bearer krk_...`. Errors share one shape: "
+    '`{"error": {"code": ..., "message": ..., "field": ...}}`.',
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "APPEND_COMPONENTS": {
+        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+    },
+    "SECURITY": [{"bearer": []}],
+}
+
+# Runs whose last heartbeat is older than this are marked CRASHED.
+KIROKU_HEARTBEAT_TIMEOUT_SECONDS = env_int("KIROKU_HEARTBEAT_TIMEOUT", 300, minimum=10)
+# Soft-deleted runs and projects are purged after this many days.
+KIROKU_DELETED_RETENTION_DAYS = env_int("KIROKU_DELETED_RETENTION_DAYS", 30, minimum=1)
+# Undispatched outbox events older than this are retried by the periodic job.
+KIROKU_OUTBOX_RETRY_AFTER_SECONDS = env_int("KIROKU_OUTBOX_RETRY_AFTER", 30, minimum=1)
+
+# Celery: Redis when REDIS_URL is set; otherwise tasks run in-process (after commit,
+# because every caller schedules them with transaction.on_commit).
+REDIS_URL = env_redis_url("REDIS_URL")
+CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_TASK_ALWAYS_EAGER = REDIS_URL is None
+CELERY_TASK_EAGER_PROPAGATES = False
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_TASK_TIME_LIMIT = 300
+CELERY_TASK_SOFT_TIME_LIMIT = 240
+CELERY_BEAT_SCHEDULE = {
+    "runs-mark-crashed": {"task": "runs.mark_crashed", "schedule": 60.0},
+    "events-retry-undispatched": {"task": "events.retry_undispatched", "schedule": 30.0},
+    "runs-purge-deleted": {"task": "runs.purge_deleted", "schedule": 3600.0},
+    "projects-purge-deleted": {"task": "projects.purge_deleted", "schedule": 3600.0},
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env_str("KIROKU_LOG_LEVEL", "INFO")},
+}

@@ -1,0 +1,16 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/v1/", include("apps.accounts.urls")),
+    path("api/v1/", include("apps.projects.urls")),
+    path("api/v1/", include("apps.runs.urls")),
+    path("api/v1/", include("apps.audit.urls")),
+]
+
+handler404 = "apps.core.errors.api_not_found"
+handler500 = "apps.core.errors.api_server_error"

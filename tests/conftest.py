@@ -1,0 +1,160 @@
+"""Shared fixtures: personas, an API client per persona, and service gates.
+
+Personas: ``admin``, ``member``, ``viewer`` (members of ``project`` with that role),
+``outsider`` (a user with no membership), ``anonymous``, ``service_token`` (a
+project-scoped member token of ``project``) and ``other_project_token`` (a service
+token of another project).
+
+Tests marked ``postgres`` or ``redis`` need that service. Without it they skip with
+a reason that says how to run them, except under ``CI=true``, where a missing
+service fails the run.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from django.db import connection
+
+from tests.factories import ProjectFactory, UserFactory, make_token
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.get_closest_marker("postgres"):
+            item.add_marker(pytest.mark.django_db(transaction=True))
+
+
+@pytest.fixture(autouse=True)
+def _service_gates(request):
+    if request.node.get_closest_marker("postgres") and connection.vendor != "postgresql":
+        reason = (
+            "needs PostgreSQL: run with DATABASE_URL=postgres://postgres@127.0.0.1:5432/kiroku "
+            "(make test-postgres)"
+        )
+        if IN_CI:
+            pytest.fail(f"CI=true but the suite is not running on PostgreSQL; {reason}")
+        pytest.skip(reason)
+    if request.node.get_closest_marker("redis") and not os.environ.get("REDIS_URL"):
+        reason = "needs Redis: run with REDIS_URL=redis://127.0.0.1:6379/15"
+        if IN_CI:
+            pytest.fail(f"CI=true but REDIS_URL is not set; {reason}")
+        pytest.skip(reason)
+
+
+@pytest.fixture
+def project(db, admin, member, viewer):
+    from apps.projects.models import Membership, Role
+
+    project = ProjectFactory(slug="vision", name="Vision")
+    Membership.objects.create(project=project, user=admin, role=Role.ADMIN)
+    Membership.objects.create(project=project, user=member, role=Role.MEMBER)
+    Membership.objects.create(project=project, user=viewer, role=Role.VIEWER)
+    return project
+
+
+@pytest.fixture
+def other_project(db):
+    return ProjectFactory(slug="other", name="Other")
+
+
+@pytest.fixture
+def admin(db):
+    return UserFactory(username="alice_admin")
+
+
+@pytest.fixture
+def member(db):
+    return UserFactory(username="bob_member")
+
+
+@pytest.fixture
+def viewer(db):
+    return UserFactory(username="carol_viewer")
+
+
+@pytest.fixture
+def outsider(db):
+    return UserFactory(username="mallory_outsider")
+
+
+@pytest.fixture
+def staff(db):
+    return UserFactory(username="sam_staff", is_staff=True)
+
+
+class Api:
+    """An API client acting as one persona (or nobody)."""
+
+    def __init__(self, secret: str | None):
+        from rest_framework.test import APIClient
+
+        self.client = APIClient()
+        self.secret = secret
+        if secret:
+            self.client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+
+    def __getattr__(self, method):
+        if method not in {"get", "post", "patch", "put", "delete"}:
+            raise AttributeError(method)
+
+        def call(path, data=None, **kwargs):
+            if method == "get":
+                return self.client.get(path, data, **kwargs)
+            return getattr(self.client, method)(path, data, format="json", **kwargs)
+
+        return call
+
+
+@pytest.fixture
+def api_as():
+    def build(user_or_secret):
+        if user_or_secret is None:
+            return Api(None)
+        if isinstance(user_or_secret, str):
+            return Api(user_or_secret)
+        return Api(make_token(user_or_secret))
+
+    return build
+
+
+@pytest.fixture
+def as_admin(api_as, admin, project):
+    return api_as(admin)
+
+
+@pytest.fixture
+def as_member(api_as, member, project):
+    return api_as(member)
+
+
+@pytest.fixture
+def as_viewer(api_as, viewer, project):
+    return api_as(viewer)
+
+
+@pytest.fixture
+def as_outsider(api_as, outsider, project):
+    return api_as(outsider)
+
+
+@pytest.fixture
+def as_anonymous(api_as, project):
+    return api_as(None)
+
+
+@pytest.fixture
+def as_service(api_as, admin, project):
+    from apps.projects.models import Role
+
+    return api_as(make_token(admin, project=project, role=Role.MEMBER, name="ci"))
+
+
+@pytest.fixture
+def as_other_project_token(api_as, admin, other_project):
+    from apps.projects.models import Role
+
+    return api_as(make_token(admin, project=other_project, role=Role.MEMBER, name="other-ci"))
