@@ -45,6 +45,18 @@ def _service_gates(request):
         pytest.skip(reason)
 
 
+@pytest.fixture(autouse=True)
+def _tasks_in_process():
+    """Tasks run in-process (after commit, as in the embedded default) unless a test
+    asks for the real broker and worker (``celery_worker``)."""
+    from config.celery import app
+
+    before = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = before
+
+
 @pytest.fixture
 def project(db, admin, member, viewer):
     from apps.projects.models import Membership, Role
@@ -158,3 +170,24 @@ def as_other_project_token(api_as, admin, other_project):
     from apps.projects.models import Role
 
     return api_as(make_token(admin, project=other_project, role=Role.MEMBER, name="other-ci"))
+
+
+@pytest.fixture
+def make_run(as_member):
+    """Create a run through the API as the member; returns its public id."""
+
+    def build(slug: str = "vision", **body) -> str:
+        response = as_member.post(f"/api/v1/projects/{slug}/runs", {"name": "run", **body})
+        assert response.status_code == 201, response.json()
+        return response.json()["id"]
+
+    return build
+
+
+@pytest.fixture
+def run_id(make_run) -> str:
+    return make_run(name="resnet50")
+
+
+def points(key: str, steps, value=lambda s: float(s)) -> list[dict]:
+    return [{"key": key, "value": value(s), "step": s} for s in steps]

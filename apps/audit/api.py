@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import csv
-import json
 
 from django.http import StreamingHttpResponse
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema

@@ -10,7 +10,6 @@ from apps.events.services import event_dispatch, event_retry_undispatched
 
 @shared_task(
     name="events.dispatch",
-    queue="default",
     acks_late=True,
     time_limit=120,
     soft_time_limit=100,
@@ -22,7 +21,6 @@ def dispatch_event(event_id: int) -> bool:
 
 @shared_task(
     name="events.retry_undispatched",
-    queue="maintenance",
     time_limit=600,
     soft_time_limit=550,
     max_retries=0,

@@ -117,14 +117,18 @@ class ProjectDetailApi(KirokuApi):
         ],
     )
     def patch(self, request, slug: str):
-        project = selectors.project_get_for_principal(principal=self.principal, slug=slug)
+        project = selectors.project_get_for_principal(
+            principal=self.principal, slug=slug, needed=Role.ADMIN
+        )
         data = self.parse(ProjectUpdateInput, request.data)
         project = services.project_update(principal=self.principal, project=project, **data)
         return Response(project_out(project))
 
     @extend_schema(operation_id="projects_delete", responses={204: None})
     def delete(self, request, slug: str):
-        project = selectors.project_get_for_principal(principal=self.principal, slug=slug)
+        project = selectors.project_get_for_principal(
+            principal=self.principal, slug=slug, needed=Role.ADMIN
+        )
         services.project_delete(principal=self.principal, project=project)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -181,7 +185,9 @@ class MemberListApi(KirokuApi):
         ],
     )
     def post(self, request, slug: str):
-        project = selectors.project_get_for_principal(principal=self.principal, slug=slug)
+        project = selectors.project_get_for_principal(
+            principal=self.principal, slug=slug, needed=Role.ADMIN
+        )
         data = self.parse(MemberAddInput, request.data)
         membership = services.member_add(principal=self.principal, project=project, **data)
         return Response(member_out(membership), status=status.HTTP_201_CREATED)
@@ -198,7 +204,9 @@ class MemberDetailApi(KirokuApi):
         ],
     )
     def patch(self, request, slug: str, username: str):
-        project = selectors.project_get_for_principal(principal=self.principal, slug=slug)
+        project = selectors.project_get_for_principal(
+            principal=self.principal, slug=slug, needed=Role.ADMIN
+        )
         data = self.parse(MemberUpdateInput, request.data)
         membership = services.member_role_change(
             principal=self.principal, project=project, username=username, role=data["role"]
@@ -207,6 +215,8 @@ class MemberDetailApi(KirokuApi):
 
     @extend_schema(operation_id="members_remove", responses={204: None})
     def delete(self, request, slug: str, username: str):
-        project = selectors.project_get_for_principal(principal=self.principal, slug=slug)
+        project = selectors.project_get_for_principal(
+            principal=self.principal, slug=slug, needed=Role.ADMIN
+        )
         services.member_remove(principal=self.principal, project=project, username=username)
         return Response(status=status.HTTP_204_NO_CONTENT)

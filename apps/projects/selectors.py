@@ -6,7 +6,7 @@ from django.db.models import QuerySet
 
 from apps.accounts.principal import Principal
 from apps.core.errors import not_found
-from apps.projects.access import require_role
+from apps.projects.access import require_role, role_for
 from apps.projects.models import Membership, Project, Role
 
 
@@ -28,6 +28,11 @@ def project_get_for_principal(
     project = Project.objects.filter(slug=slug).first()
     if project is None:
         raise not_found("project")
+    if project.deleted_at is not None:
+        # Only admins learn that a deleted project exists (to restore it).
+        role = role_for(principal, project, allow_deleted=allow_deleted)
+        if role is None or role < Role.ADMIN:
+            raise not_found("project")
     require_role(principal, project, needed, allow_deleted=allow_deleted)
     return project
 

@@ -8,7 +8,6 @@ from apps.projects.services import project_purge_deleted
 
 @shared_task(
     name="projects.purge_deleted",
-    queue="maintenance",
     time_limit=1800,
     soft_time_limit=1700,
     max_retries=0,

@@ -9,7 +9,7 @@ from django.db.models.functions import RowNumber
 
 from apps.accounts.principal import Principal
 from apps.core.errors import Invalid, not_found
-from apps.projects.access import require_role
+from apps.projects.access import require_role, role_for
 from apps.projects.models import Project, Role
 from apps.runs.models import MetricPoint, MetricSummary, Run
 
@@ -30,8 +30,9 @@ def run_get_for_principal(
         raise not_found("run")
     if run.deleted_at is not None:
         # Only admins learn that a deleted run exists (to restore it).
-        require_role(principal, run.project, Role.VIEWER, what="run")
-        require_role(principal, run.project, Role.ADMIN, what="run")
+        role = role_for(principal, run.project)
+        if role is None or role < Role.ADMIN:
+            raise not_found("run")
     require_role(principal, run.project, needed, what="run")
     return run
 

@@ -8,7 +8,6 @@ from apps.runs.services import run_mark_stale_crashed, run_purge_deleted
 
 @shared_task(
     name="runs.mark_crashed",
-    queue="maintenance",
     time_limit=300,
     soft_time_limit=250,
     max_retries=0,
@@ -19,7 +18,6 @@ def mark_crashed() -> int:
 
 @shared_task(
     name="runs.purge_deleted",
-    queue="maintenance",
     time_limit=1800,
     soft_time_limit=1700,
     max_retries=0,

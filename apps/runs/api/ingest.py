@@ -5,6 +5,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 
 from apps.core.views import KirokuApi
+from apps.projects.models import Role
 from apps.runs import limits, selectors
 from apps.runs.api import examples
 from apps.runs.ingest import run_log_batch
@@ -31,7 +32,9 @@ class RunLogBatchApi(KirokuApi):
         ),
     )
     def post(self, request, run_id: str):
-        run = selectors.run_get_for_principal(principal=self.principal, run_id=run_id)
+        run = selectors.run_get_for_principal(
+            principal=self.principal, run_id=run_id, needed=Role.MEMBER
+        )
         batch = log_batch_clean(request.data, now=timezone.now())
         response, _replayed = run_log_batch(principal=self.principal, run=run, batch=batch)
         return Response(response)

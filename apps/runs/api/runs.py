@@ -26,7 +26,7 @@ class ProjectRunsApi(KirokuApi):
         "existing run is returned with 200 instead of a duplicate.",
     )
     def post(self, request, slug: str):
-        project = project_get_for_principal(principal=self.principal, slug=slug)
+        project = project_get_for_principal(principal=self.principal, slug=slug, needed=Role.MEMBER)
         data = run_create_clean(request.data)
         run, created = services.run_create(principal=self.principal, project=project, data=data)
         return Response(
@@ -99,7 +99,9 @@ class RunDetailApi(KirokuApi):
         ],
     )
     def patch(self, request, run_id: str):
-        run = selectors.run_get_for_principal(principal=self.principal, run_id=run_id)
+        run = selectors.run_get_for_principal(
+            principal=self.principal, run_id=run_id, needed=Role.MEMBER
+        )
         data = run_update_clean(request.data)
         run = services.run_update(principal=self.principal, run=run, data=data)
         return Response(run_out(run, detail=True))
@@ -110,7 +112,9 @@ class RunDetailApi(KirokuApi):
         description="Soft-delete (admins). Restore with POST .../restore.",
     )
     def delete(self, request, run_id: str):
-        run = selectors.run_get_for_principal(principal=self.principal, run_id=run_id)
+        run = selectors.run_get_for_principal(
+            principal=self.principal, run_id=run_id, needed=Role.ADMIN
+        )
         services.run_delete(principal=self.principal, run=run)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -145,7 +149,9 @@ class RunFinishApi(KirokuApi):
         ],
     )
     def post(self, request, run_id: str):
-        run = selectors.run_get_for_principal(principal=self.principal, run_id=run_id)
+        run = selectors.run_get_for_principal(
+            principal=self.principal, run_id=run_id, needed=Role.MEMBER
+        )
         data = run_finish_clean(request.data)
         run = services.run_finish(principal=self.principal, run=run, data=data)
         return Response(run_out(run, detail=True))
@@ -169,7 +175,9 @@ class RunHeartbeatApi(KirokuApi):
         ],
     )
     def post(self, request, run_id: str):
-        run = selectors.run_get_for_principal(principal=self.principal, run_id=run_id)
+        run = selectors.run_get_for_principal(
+            principal=self.principal, run_id=run_id, needed=Role.MEMBER
+        )
         run = services.run_heartbeat(principal=self.principal, run=run)
         return Response(
             {"id": run.public_id, "status": run.status, "heartbeat_at": run.heartbeat_at}

@@ -14,6 +14,8 @@ from apps.accounts.services import token_create
 from apps.core.errors import KirokuError
 from apps.projects.models import Project, Role
 
+MAX_EXPIRES_DAYS = 36_500  # a century; beyond it, leave the token without expiry
+
 
 class Command(BaseCommand):
     help = "Create an API token for USERNAME and print it (it is shown only this once)."
@@ -46,8 +48,8 @@ class Command(BaseCommand):
             raise CommandError("--role only applies with --project")
         expires_at = None
         if options["expires_days"] is not None:
-            if options["expires_days"] < 1:
-                raise CommandError("--expires-days must be at least 1")
+            if not 1 <= options["expires_days"] <= MAX_EXPIRES_DAYS:
+                raise CommandError(f"--expires-days must be between 1 and {MAX_EXPIRES_DAYS}")
             expires_at = timezone.now() + timedelta(days=options["expires_days"])
         role = Role.parse(options["role"]) if options["role"] else None
         name = options["name"] or ("service" if project else "cli")

@@ -20,9 +20,7 @@ class Command(BaseCommand):
             self.stdout.write("An admin account exists already; sign in with it.")
             return
         password = secrets.token_urlsafe(18)
-        User.objects.create_superuser(
-            username=options["username"], email="", password=password
-        )
+        User.objects.create_superuser(username=options["username"], email="", password=password)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Created admin user '{options['username']}' with password: {password}\n"

@@ -1,0 +1,324 @@
+"""Who may do what on a project and its runs: every endpoint by every persona.
+
+A project or run a principal may not read answers exactly like one that does not
+exist (404); one it may read but not change answers 403.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import pytest
+from django.utils import timezone
+
+from apps.audit.models import AuditEvent
+from apps.projects.models import Membership, Project, Role
+from apps.runs.models import Run
+from tests.factories import UserFactory, make_token
+from tests.test_route_policies import api_routes
+
+API = "/api/v1"
+MISSING = {"slug": "nope", "run_id": "0" * 32}
+
+PERSONAS = ("admin", "member", "viewer", "outsider", "service", "other_token", "staff")
+
+
+@dataclass(frozen=True)
+class Expect:
+    """The status each persona gets, and the role a 403 names."""
+
+    needs: str
+    admin: int
+    member: int
+    viewer: int
+    outsider: int
+    service: int
+    other_token: int
+    staff: int
+
+
+# fmt: off
+#                         needs     admin member viewer outsider service other staff
+READ            = Expect("viewer",  200,  200,   200,   404,     200,    404,  200)
+RUN_CREATE      = Expect("member",  201,  201,   403,   404,     201,    404,  201)
+RUN_WRITE       = Expect("member",  200,  200,   403,   404,     200,    404,  200)
+ADMIN_200       = Expect("admin",   200,  403,   403,   404,     403,    404,  200)
+ADMIN_201       = Expect("admin",   201,  403,   403,   404,     403,    404,  201)
+ADMIN_204       = Expect("admin",   204,  403,   403,   404,     403,    404,  204)
+# A deleted project is hidden from all but admins; its service tokens stop authenticating.
+RESTORE_PROJECT = Expect("admin",   200,  404,   404,   404,     401,    404,  200)
+# Only admins learn that a deleted run exists.
+RESTORE_RUN     = Expect("admin",   200,  404,   404,   404,     404,    404,  200)
+# fmt: on
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    method: str
+    path: str
+    body: dict | None
+    expect: Expect
+    # soft-delete the project or the run before the request
+    deleted: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path}" + (f" ({self.deleted} deleted)" if self.deleted else "")
+
+
+P = "/projects/{slug}"
+R = "/runs/{run_id}"
+LOG_BODY = {"batch_id": "b-1", "metrics": [{"key": "loss", "value": 0.5, "step": 0}]}
+
+ENDPOINTS = [
+    Endpoint("GET", P, None, READ),
+    Endpoint("PATCH", P, {"name": "Vision 2"}, ADMIN_200),
+    Endpoint("DELETE", P, None, ADMIN_204),
+    Endpoint("POST", P + "/restore", None, ADMIN_200),
+    Endpoint("POST", P + "/restore", None, RESTORE_PROJECT, deleted="project"),
+    Endpoint("GET", P + "/members", None, READ),
+    Endpoint("POST", P + "/members", {"username": "dave_new", "role": "viewer"}, ADMIN_201),
+    Endpoint("PATCH", P + "/members/carol_viewer", {"role": "member"}, ADMIN_200),
+    Endpoint("DELETE", P + "/members/carol_viewer", None, ADMIN_204),
+    Endpoint("POST", P + "/runs", {"name": "vgg"}, RUN_CREATE),
+    Endpoint("GET", P + "/runs", None, READ),
+    Endpoint("GET", R, None, READ),
+    Endpoint("PATCH", R, {"notes": "looks good"}, RUN_WRITE),
+    Endpoint("DELETE", R, None, ADMIN_204),
+    Endpoint("POST", R + "/restore", None, ADMIN_200),
+    Endpoint("POST", R + "/restore", None, RESTORE_RUN, deleted="run"),
+    Endpoint("POST", R + "/finish", {"status": "finished"}, RUN_WRITE),
+    Endpoint("POST", R + "/heartbeat", None, RUN_WRITE),
+    Endpoint("POST", R + "/log", LOG_BODY, RUN_WRITE),
+    Endpoint("GET", R + "/metrics", None, READ),
+    Endpoint("GET", R + "/metrics/history?key=loss", None, READ),
+    Endpoint("GET", P + "/audit", None, ADMIN_200),
+    Endpoint("GET", P + "/audit/export", None, ADMIN_200),
+]
+
+CASES = [(endpoint, persona) for endpoint in ENDPOINTS for persona in PERSONAS]
+
+
+@pytest.fixture
+def run_id(api_as, member, project) -> str:
+    response = api_as(member).post(f"{API}/projects/vision/runs", {"name": "resnet"})
+    assert response.status_code == 201
+    return response.json()["id"]
+
+
+@pytest.fixture
+def newcomer(db):
+    return UserFactory(username="dave_new")
+
+
+@pytest.fixture
+def client_for(request, api_as, staff):
+    """The API client of a persona, by name."""
+    fixtures = {
+        "admin": "as_admin",
+        "member": "as_member",
+        "viewer": "as_viewer",
+        "outsider": "as_outsider",
+        "service": "as_service",
+        "other_token": "as_other_project_token",
+    }
+
+    def build(persona: str):
+        if persona == "staff":
+            return api_as(staff)
+        return request.getfixturevalue(fixtures[persona])
+
+    return build
+
+
+def _call(client, endpoint: Endpoint, **kwargs: str):
+    return getattr(client, endpoint.method.lower())(
+        API + endpoint.path.format(**kwargs), endpoint.body
+    )
+
+
+@pytest.mark.parametrize(("endpoint", "persona"), CASES, ids=str)
+def test_role_matrix(endpoint, persona, client_for, project, run_id, newcomer):
+    client = client_for(persona)
+    if endpoint.deleted == "project":
+        Project.objects.filter(pk=project.pk).update(deleted_at=timezone.now())
+    elif endpoint.deleted == "run":
+        Run.objects.filter(public_id=run_id).update(deleted_at=timezone.now())
+    audit_before = AuditEvent.objects.count()
+
+    response = _call(client, endpoint, slug=project.slug, run_id=run_id)
+
+    expected = getattr(endpoint.expect, persona)
+    assert response.status_code == expected, response.content
+    if expected == 403:
+        assert response.json() == {
+            "error": {
+                "code": "forbidden",
+                "message": f"this needs the {endpoint.expect.needs} role in project 'vision'",
+                "field": None,
+            }
+        }
+    elif expected == 404:
+        missing = _call(client, endpoint, **MISSING)
+        assert missing.status_code == 404
+        assert response.json() == missing.json()
+    if expected >= 400:
+        assert AuditEvent.objects.count() == audit_before
+
+
+def test_the_matrix_covers_every_method_of_every_project_and_run_route():
+    def template(path: str) -> str:
+        path = (
+            path.split("?")[0].replace("{slug}", "<str:slug>").replace("{run_id}", "<str:run_id>")
+        )
+        return "api/v1" + path.replace("carol_viewer", "<str:username>")
+
+    covered = {(e.method, template(e.path)) for e in ENDPOINTS}
+    scoped = {
+        (method, route.template)
+        for route in api_routes()
+        if route.template.startswith(("api/v1/projects/", "api/v1/runs/"))
+        for method in route.methods
+        if method not in {"HEAD", "OPTIONS"}
+    }
+    assert sorted(scoped - covered) == []
+
+
+# --- listing and creating projects ---------------------------------------------------
+
+
+def _slugs(client) -> list[str]:
+    response = client.get(f"{API}/projects")
+    assert response.status_code == 200
+    return [p["slug"] for p in response.json()["results"]]
+
+
+@pytest.fixture
+def third_project(db, admin):
+    """A project the admin (owner of both service tokens) is also a member of."""
+    from tests.factories import ProjectFactory
+
+    third = ProjectFactory(slug="third", name="Third")
+    Membership.objects.create(project=third, user=admin, role=Role.ADMIN)
+    return third
+
+
+def test_project_list_shows_the_members_projects_only(as_member, other_project, third_project):
+    assert _slugs(as_member) == ["vision"]
+
+
+def test_project_list_is_empty_for_an_outsider(as_outsider, other_project, third_project):
+    assert _slugs(as_outsider) == []
+
+
+def test_project_list_for_a_service_token_is_its_own_project(
+    as_service, other_project, third_project
+):
+    assert _slugs(as_service) == ["vision"]
+
+
+def test_project_list_for_another_projects_token_is_that_project(
+    as_other_project_token, project, third_project
+):
+    assert _slugs(as_other_project_token) == ["other"]
+
+
+def test_project_list_for_staff_is_every_live_project(
+    api_as, staff, project, other_project, third_project
+):
+    Project.objects.filter(pk=third_project.pk).update(deleted_at=timezone.now())
+    assert _slugs(api_as(staff)) == ["other", "vision"]
+
+
+def test_project_list_leaves_out_deleted_projects(as_admin, third_project):
+    Project.objects.filter(pk=third_project.pk).update(deleted_at=timezone.now())
+    assert _slugs(as_admin) == ["vision"]
+
+
+def test_a_service_token_cannot_create_projects(as_service):
+    response = as_service.post(f"{API}/projects", {"slug": "ci-made", "name": "CI"})
+    assert response.status_code == 403
+    assert response.json() == {
+        "error": {
+            "code": "forbidden",
+            "message": "only a user (personal token) can create projects",
+            "field": None,
+        }
+    }
+    assert not Project.objects.filter(slug="ci-made").exists()
+
+
+def test_a_user_creates_a_project_and_becomes_its_admin(as_outsider, outsider):
+    response = as_outsider.post(f"{API}/projects", {"slug": "mine", "name": "Mine"})
+    assert response.status_code == 201
+    assert response.json()["role"] == "admin"
+    membership = Membership.objects.get(project__slug="mine")
+    assert (membership.user_id, membership.role) == (outsider.id, Role.ADMIN)
+
+
+# --- /me -------------------------------------------------------------------------------
+
+
+def test_me_with_a_personal_token(api_as, member):
+    secret = make_token(member, name="laptop")
+    response = api_as(secret).get(f"{API}/me")
+    assert response.status_code == 200
+    assert response.json() == {
+        "user": {"username": "bob_member", "email": "bob_member@example.com", "is_staff": False},
+        "token": {
+            "name": "laptop",
+            "kind": "personal",
+            "prefix": secret[:12],
+            "project": None,
+            "role": None,
+            "expires_at": None,
+        },
+    }
+
+
+def test_me_with_a_service_token(api_as, admin, project):
+    expires = datetime(2099, 1, 2, 3, 4, 5, tzinfo=UTC)
+    secret = make_token(admin, project=project, role=Role.VIEWER, name="ci", expires_at=expires)
+    response = api_as(secret).get(f"{API}/me")
+    assert response.status_code == 200
+    assert response.json()["token"] == {
+        "name": "ci",
+        "kind": "service",
+        "prefix": secret[:12],
+        "project": "vision",
+        "role": "viewer",
+        "expires_at": "2099-01-02T03:04:05Z",
+    }
+
+
+# --- service tokens stay inside their project and role ----------------------------------
+
+
+@pytest.fixture
+def staff_viewer_token(api_as, staff, project):
+    """A viewer service token of ``project`` created for a staff user."""
+    return api_as(make_token(staff, project=project, role=Role.VIEWER, name="staff-ci"))
+
+
+def test_a_staff_users_service_token_does_not_act_as_staff_elsewhere(
+    staff_viewer_token, other_project
+):
+    response = staff_viewer_token.get(f"{API}/projects/other")
+    assert response.status_code == 404
+    assert response.json() == staff_viewer_token.get(f"{API}/projects/nope").json()
+
+
+def test_a_staff_users_service_token_keeps_its_viewer_role(staff_viewer_token, run_id):
+    response = staff_viewer_token.patch(f"{API}/runs/{run_id}", {"notes": "x"})
+    assert response.status_code == 403
+    assert response.json()["error"]["message"] == "this needs the member role in project 'vision'"
+
+
+def test_a_staff_users_service_token_lists_only_its_project(staff_viewer_token, other_project):
+    assert _slugs(staff_viewer_token) == ["vision"]
+
+
+def test_a_viewer_service_token_reads_but_cannot_create_runs(api_as, admin, project, run_id):
+    client = api_as(make_token(admin, project=project, role=Role.VIEWER, name="dash"))
+    assert client.get(f"{API}/runs/{run_id}").status_code == 200
+    assert client.post(f"{API}/projects/vision/runs", {"name": "x"}).status_code == 403

@@ -1,0 +1,104 @@
+"""GET /api/v1/runs/{id}/metrics/history: full series, pages, zoom, downsampling."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import points
+
+
+def history(api, run_id, **params):
+    return api.get(f"/api/v1/runs/{run_id}/metrics/history", params)
+
+
+@pytest.fixture
+def series(as_member, run_id):
+    """1,000 steps of a gentle curve with a spike up at 500 and down at 700."""
+
+    def value(step: int) -> float:
+        return {500: 1000.0, 700: -1000.0}.get(step, float(step % 10))
+
+    as_member.post(
+        f"/api/v1/runs/{run_id}/log",
+        {"batch_id": "s", "metrics": points("train/loss a", range(1000), value)},
+    )
+    return run_id
+
+
+@pytest.mark.django_db
+def test_full_series_in_step_order(as_member, series):
+    body = history(as_member, series, key="train/loss a", page_size=10000).json()
+    assert [p["step"] for p in body["results"]] == list(range(1000))
+    assert (body["downsampled"], body["next"]) == (False, None)
+
+
+@pytest.mark.django_db
+def test_pages_continue_with_next(as_member, series):
+    steps, url = [], None
+    first = history(as_member, series, key="train/loss a", page_size=300).json()
+    steps += [p["step"] for p in first["results"]]
+    url = first["next"]
+    while url:
+        page = as_member.get(url).json()
+        steps += [p["step"] for p in page["results"]]
+        url = page["next"]
+    assert steps == list(range(1000))
+
+
+@pytest.mark.django_db
+def test_downsampling_keeps_spikes_and_last_point(as_member, series):
+    body = history(as_member, series, key="train/loss a", max_points=21).json()
+    values = {p["step"]: p["value"] for p in body["results"]}
+    assert body["downsampled"] is True
+    assert len(body["results"]) <= 21
+    assert values[500] == 1000.0
+    assert values[700] == -1000.0
+    assert max(values) == 999
+    assert [p["step"] for p in body["results"]] == sorted(values)
+
+
+@pytest.mark.django_db
+def test_downsampling_short_series_returns_it_whole(as_member, series):
+    body = history(as_member, series, key="train/loss a", max_points=5000).json()
+    assert (len(body["results"]), body["downsampled"]) == (1000, False)
+
+
+@pytest.mark.django_db
+def test_zoom_range_and_live_refresh(as_member, series):
+    zoom = history(as_member, series, key="train/loss a", min_step=100, max_step=109).json()
+    assert [p["step"] for p in zoom["results"]] == list(range(100, 110))
+    tail = history(as_member, series, key="train/loss a", after_step=995).json()
+    assert [p["step"] for p in tail["results"]] == [996, 997, 998, 999]
+
+
+@pytest.mark.django_db
+def test_zoomed_downsample_covers_only_the_range(as_member, series):
+    body = history(
+        as_member, series, key="train/loss a", min_step=400, max_step=599, max_points=11
+    ).json()
+    steps = [p["step"] for p in body["results"]]
+    assert min(steps) >= 400 and max(steps) == 599
+    assert 500 in steps
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({}, "key"),
+        ({"key": "x", "max_points": 2}, "max_points"),
+        ({"key": "x", "max_points": 10001}, "max_points"),
+        ({"key": "x", "page_size": 0}, "page_size"),
+        ({"key": "x", "min_step": "a"}, "min_step"),
+        ({"key": "../x"}, "key"),
+    ],
+)
+def test_bad_history_parameters_name_the_field(as_member, run_id, params, field):
+    response = history(as_member, run_id, **params)
+    assert (response.status_code, response.json()["error"]["field"]) == (400, field)
+
+
+@pytest.mark.django_db
+def test_unknown_key_is_an_empty_series(as_member, run_id):
+    body = history(as_member, run_id, key="never").json()
+    assert body["results"] == []
