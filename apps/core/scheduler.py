@@ -32,6 +32,7 @@ class InProcessScheduler:
             next_runs[name] = now + float(entry["schedule"])
             close_old_connections()
             try:
+                current_app.loader.import_default_modules()  # autodiscovered tasks
                 current_app.tasks[entry["task"]].apply()
             except Exception:
                 logger.exception("periodic job %s failed", name)
