@@ -39,9 +39,28 @@ class StrictJSONParser(BaseParser):
         except UnicodeDecodeError:
             raise Invalid("request body is not UTF-8", code="malformed_json") from None
         try:
-            return json.loads(text, parse_constant=_reject_constant)
+            data = json.loads(text, parse_constant=_reject_constant)
         except json.JSONDecodeError as exc:
             raise Invalid(
                 f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}",
                 code="malformed_json",
             ) from None
+        if "\\u0000" in text:
+            nul_refuse(data)
+        return data
+
+
+def nul_refuse(value: Any, where: str = "") -> None:
+    """Refuse NUL characters anywhere in keys or strings: databases cannot store them
+    in text, and no legitimate name or value contains one."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise Invalid("text must not contain NUL (\\u0000) characters", field=where or None)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            name = f"{where}.{key}" if where else str(key)
+            nul_refuse(key, name)
+            nul_refuse(item, name)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            nul_refuse(item, f"{where}[{index}]")

@@ -18,6 +18,15 @@ class KirokuApi(APIView):
 
     permission_classes = [IsAuthenticatedPrincipal]
 
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        # After authentication (a 401 comes first), before any lookup.
+        if "\x00" in request.path:
+            raise Invalid("the path must not contain NUL characters")
+        for name, value in request.query_params.items():
+            if "\x00" in value or "\x00" in name:
+                raise Invalid("query parameters must not contain NUL characters", field=name)
+
     @property
     def principal(self) -> Principal:
         cached = getattr(self, "_principal", None)
