@@ -97,31 +97,23 @@ def project_update(
 def project_delete(*, principal: Principal, project: Project) -> Project:
     """Soft-delete: the project and its runs disappear from every read until restored
     or purged after the retention period."""
-    require_role(principal, project, Role.ADMIN)
-    with transaction.atomic():
-        project.deleted_at = timezone.now()
-        project.save(update_fields=["deleted_at"])
-        audit_record(
-            principal=principal,
-            action=audit_actions.PROJECT_DELETE,
-            project=project,
-            target_type="project",
-            target_id=project.pk,
-            target_label=project.slug,
-        )
-    return project
+    return _project_set_deleted(principal=principal, project=project, deleted=True)
 
 
 def project_restore(*, principal: Principal, project: Project) -> Project:
-    require_role(principal, project, Role.ADMIN, allow_deleted=True)
-    if project.deleted_at is None:
+    return _project_set_deleted(principal=principal, project=project, deleted=False)
+
+
+def _project_set_deleted(*, principal: Principal, project: Project, deleted: bool) -> Project:
+    require_role(principal, project, Role.ADMIN, allow_deleted=not deleted)
+    if (project.deleted_at is not None) == deleted:
         return project
     with transaction.atomic():
-        project.deleted_at = None
+        project.deleted_at = timezone.now() if deleted else None
         project.save(update_fields=["deleted_at"])
         audit_record(
             principal=principal,
-            action=audit_actions.PROJECT_RESTORE,
+            action=audit_actions.PROJECT_DELETE if deleted else audit_actions.PROJECT_RESTORE,
             project=project,
             target_type="project",
             target_id=project.pk,

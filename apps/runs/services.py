@@ -242,33 +242,23 @@ def run_mark_stale_crashed(*, timeout: timedelta | None = None) -> int:
 
 def run_delete(*, principal: Principal, run: Run) -> Run:
     """Soft-delete (admins): the run disappears from reads and search until restored."""
-    require_role(principal, run.project, Role.ADMIN, what="run")
-    if run.deleted_at is not None:
-        return run
-    with transaction.atomic():
-        run.deleted_at = timezone.now()
-        run.save(update_fields=["deleted_at"])
-        audit_record(
-            principal=principal,
-            action=audit_actions.RUN_DELETE,
-            project=run.project,
-            target_type="run",
-            target_id=run.public_id,
-            target_label=run.label,
-        )
-    return run
+    return _run_set_deleted(principal=principal, run=run, deleted=True)
 
 
 def run_restore(*, principal: Principal, run: Run) -> Run:
+    return _run_set_deleted(principal=principal, run=run, deleted=False)
+
+
+def _run_set_deleted(*, principal: Principal, run: Run, deleted: bool) -> Run:
     require_role(principal, run.project, Role.ADMIN, what="run")
-    if run.deleted_at is None:
+    if (run.deleted_at is not None) == deleted:
         return run
     with transaction.atomic():
-        run.deleted_at = None
+        run.deleted_at = timezone.now() if deleted else None
         run.save(update_fields=["deleted_at"])
         audit_record(
             principal=principal,
-            action=audit_actions.RUN_RESTORE,
+            action=audit_actions.RUN_DELETE if deleted else audit_actions.RUN_RESTORE,
             project=run.project,
             target_type="run",
             target_id=run.public_id,
