@@ -39,7 +39,7 @@ def run_get_for_principal(
 
 def run_list_for_project(*, project: Project) -> QuerySet[Run]:
     """The project's live runs. The caller has checked that the principal may read it."""
-    return Run.objects.alive().filter(project=project)
+    return Run.objects.alive().filter(project=project).select_related("project", "author", "parent")
 
 
 def run_metric_summaries(*, run: Run) -> QuerySet[MetricSummary]:

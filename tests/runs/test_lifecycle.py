@@ -302,3 +302,22 @@ def test_purge_removes_old_deleted_runs_but_keeps_their_audit(as_admin, run_id):
     assert run_purge_deleted(older_than_days=30) == 1
     assert not Run.objects.filter(public_id=run_id).exists()
     assert audit_actions(run_id) == ["run.create", "run.delete", "run.purge"]
+
+
+@pytest.mark.django_db
+def test_search_page_costs_the_same_queries_for_3_or_30_runs(as_member, make_run):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries_for_page() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            response = as_member.get("/api/v1/projects/vision/runs", {"page_size": 100})
+        assert response.status_code == 200
+        return len(captured.captured_queries)
+
+    for _ in range(3):
+        make_run(params={"lr": 0.1}, tags={"t": "x"})
+    few = queries_for_page()
+    for _ in range(27):
+        make_run(params={"lr": 0.1}, tags={"t": "x"})
+    assert queries_for_page() == few
