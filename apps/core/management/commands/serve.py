@@ -23,7 +23,9 @@ class Command(BaseCommand):
             scheduler.start()
             self.stdout.write("Periodic jobs run in-process (no REDIS_URL configured).")
         try:
-            call_command("runserver", options["addrport"], use_reloader=False)
+            call_command(
+                "runserver", options["addrport"], use_reloader=False, insecure_serving=True
+            )
         finally:
             if scheduler is not None:
                 scheduler.stop()
