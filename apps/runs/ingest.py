@@ -25,8 +25,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import Count, Max, Min, Q
+from django.utils import timezone
 
 from apps.accounts.principal import Principal
 from apps.core.errors import Conflict
@@ -34,7 +35,6 @@ from apps.projects.access import require_role
 from apps.projects.models import Role
 from apps.runs.models import TERMINAL_STATUSES, LogBatch, MetricPoint, MetricSummary, Run
 from apps.runs.recording import datasets_upsert, params_add, summary_upsert, tags_apply
-from apps.runs.services import run_touch
 from apps.runs.validation import LogBatchIn, PointIn
 
 
@@ -59,25 +59,21 @@ def run_log_batch(*, principal: Principal, run: Run, batch: LogBatchIn) -> tuple
     """
     require_role(principal, run.project, Role.MEMBER, what="run")
     with transaction.atomic():
-        try:
-            with transaction.atomic():
-                marker = LogBatch.objects.create(run=run, batch_id=batch.batch_id)
-        except IntegrityError:
+        marker_id = _batch_claim(run.pk, batch.batch_id)
+        if marker_id is None:
             previous = LogBatch.objects.get(run=run, batch_id=batch.batch_id)
             return previous.response, True
-        run = Run.objects.select_for_update().select_related("project").get(pk=run.pk)
+        run.status = _run_lock_and_touch(run.pk)
         if run.status in TERMINAL_STATUSES and (batch.points or batch.params):
             raise Conflict(
                 f"run has ended ({run.status}); it takes no new metrics or params",
                 field="metrics" if batch.points else "params",
             )
-        run_touch(run=run)
         new_params = params_add(run=run, params=batch.params)
         changed_tags = tags_apply(run=run, tags=batch.tags)
         summary_count = summary_upsert(run=run, summary=batch.summary)
         dataset_count = datasets_upsert(run=run, datasets=batch.datasets)
-        stats = points_write(run_id=run.pk, points=batch.points)
-        summaries_merge(run_id=run.pk, stats=stats)
+        stats = points_ingest(run_id=run.pk, points=batch.points)
         inserted = sum(s.inserted for s in stats.values())
         replaced = sum(s.replaced for s in stats.values())
         response = {
@@ -94,8 +90,42 @@ def run_log_batch(*, principal: Principal, run: Run, batch: LogBatchIn) -> tuple
                 "datasets": dataset_count,
             },
         }
-        LogBatch.objects.filter(pk=marker.pk).update(response=response)
+        LogBatch.objects.filter(pk=marker_id).update(response=response)
     return response, False
+
+
+def _batch_claim(run_pk: int, batch_id: str) -> int | None:
+    """Insert the ``(run, batch_id)`` marker; None when it exists already.
+
+    While another transaction holds an uncommitted marker for the same batch, the
+    insert waits for it: after its commit this answers None (replay), after its
+    rollback the marker is ours.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO runs_logbatch (run_id, batch_id, created_at) VALUES (%s, %s, %s) "
+            "ON CONFLICT (run_id, batch_id) DO NOTHING RETURNING id",
+            [run_pk, batch_id, connection.ops.adapt_datetimefield_value(timezone.now())],
+        )
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def _run_lock_and_touch(run_pk: int) -> str:
+    """Lock the run's row for this transaction (writers to one run are serialised)
+    and record that its client is alive: the heartbeat moves, and a CRASHED run
+    comes back to RUNNING. An ended run is left as it is. Returns the status."""
+    ended = "', '".join(TERMINAL_STATUSES)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE runs_run SET "  # noqa: S608 (constants only)
+            f"heartbeat_at = CASE WHEN status IN ('{ended}') THEN heartbeat_at ELSE %s END, "
+            "ended_at = CASE WHEN status = 'CRASHED' THEN NULL ELSE ended_at END, "
+            "status = CASE WHEN status = 'CRASHED' THEN 'RUNNING' ELSE status END "
+            "WHERE id = %s RETURNING status",
+            [connection.ops.adapt_datetimefield_value(timezone.now()), run_pk],
+        )
+        return cursor.fetchone()[0]
 
 
 def _stored(value: float) -> float | None:
@@ -103,19 +133,33 @@ def _stored(value: float) -> float | None:
     return None if math.isnan(value) else value
 
 
-def points_write(*, run_id: int, points: list[PointIn]) -> dict[str, KeyStats]:
+def points_ingest(*, run_id: int, points: list[PointIn]) -> dict[str, KeyStats]:
+    """Write the points and bring each touched key's summary up to date. Returns
+    what the batch did per key. The caller holds the run's row lock."""
     if not points:
         return {}
     if connection.vendor == "postgresql":
-        return _points_write_postgres(run_id, points)
-    return _points_write_orm(run_id, points)
+        stats = _points_ingest_postgres(run_id, points)
+        replaced = [key for key, stat in stats.items() if stat.replaced]
+        if replaced:
+            _summaries_upsert(run_id, _summaries_recompute(run_id, replaced))
+        return stats
+    stats = _points_write_orm(run_id, points)
+    summaries_merge(run_id=run_id, stats=stats)
+    return stats
 
 
-_STAGE_DDL = (
+# One round trip: make sure the session's staging table exists, and empty it (rows
+# of an earlier batch in the same outer transaction must not leak in).
+_STAGE_PREPARE = (
     "CREATE TEMPORARY TABLE IF NOT EXISTS kiroku_point_stage "
-    "(key text, step bigint, value float8, ts timestamptz) ON COMMIT DELETE ROWS"
+    "(key text, step bigint, value float8, ts timestamptz) ON COMMIT DELETE ROWS; "
+    "TRUNCATE kiroku_point_stage"
 )
 
+# One statement: upsert the staged points, then merge the new points into each key's
+# summary. Keys where a value was replaced are left out of the merge and recomputed
+# from their history afterwards. LEAST/GREATEST skip NULLs, which is how NaN is stored.
 _UPSERT_FROM_STAGE = """
 WITH up AS (
     INSERT INTO runs_metricpoint AS mp (run_id, key, step, value, "timestamp")
@@ -124,37 +168,49 @@ WITH up AS (
         SET value = EXCLUDED.value, "timestamp" = EXCLUDED."timestamp"
         WHERE mp.value IS DISTINCT FROM EXCLUDED.value
     RETURNING key, step, value, "timestamp", (xmax = 0) AS inserted
+), batch AS (
+    SELECT key,
+           count(*) FILTER (WHERE inserted) AS inserted,
+           count(*) FILTER (WHERE NOT inserted) AS replaced,
+           min(value) FILTER (WHERE inserted) AS lo,
+           max(value) FILTER (WHERE inserted) AS hi,
+           max(step) FILTER (WHERE inserted) AS last_step,
+           (array_agg(value ORDER BY step DESC) FILTER (WHERE inserted))[1] AS last,
+           (array_agg("timestamp" ORDER BY step DESC) FILTER (WHERE inserted))[1] AS last_ts
+    FROM up GROUP BY key
+), merged AS (
+    INSERT INTO runs_metricsummary AS s
+        (run_id, key, last, last_step, min, max, count, last_timestamp)
+    SELECT %(run_id)s, key, last, last_step, lo, hi, inserted, last_ts
+    FROM batch WHERE replaced = 0
+    ON CONFLICT (run_id, key) DO UPDATE SET
+        count = s.count + EXCLUDED.count,
+        min = LEAST(s.min, EXCLUDED.min),
+        max = GREATEST(s.max, EXCLUDED.max),
+        last = CASE WHEN EXCLUDED.last_step > s.last_step THEN EXCLUDED.last ELSE s.last END,
+        last_timestamp = CASE WHEN EXCLUDED.last_step > s.last_step
+                              THEN EXCLUDED.last_timestamp ELSE s.last_timestamp END,
+        last_step = GREATEST(s.last_step, EXCLUDED.last_step)
 )
-SELECT key,
-       count(*) FILTER (WHERE inserted),
-       count(*) FILTER (WHERE NOT inserted),
-       min(value) FILTER (WHERE inserted),
-       max(value) FILTER (WHERE inserted),
-       max(step) FILTER (WHERE inserted),
-       (array_agg(value ORDER BY step DESC) FILTER (WHERE inserted))[1],
-       (array_agg("timestamp" ORDER BY step DESC) FILTER (WHERE inserted))[1]
-FROM up GROUP BY key
+SELECT key, inserted, replaced FROM batch
 """
 
 
-def _points_write_postgres(run_id: int, points: list[PointIn]) -> dict[str, KeyStats]:
+def _points_ingest_postgres(run_id: int, points: list[PointIn]) -> dict[str, KeyStats]:
     with connection.cursor() as cursor:
         raw = cursor.cursor  # the psycopg cursor, for COPY
-        raw.execute(_STAGE_DDL)
-        # Rows from an earlier batch in the same (outer) transaction must not leak in.
-        raw.execute("TRUNCATE kiroku_point_stage")
+        raw.execute(_STAGE_PREPARE)
         with raw.copy(
             "COPY kiroku_point_stage (key, step, value, ts) FROM STDIN (FORMAT BINARY)"
         ) as copy:
             copy.set_types(["text", "int8", "float8", "timestamptz"])
+            write = copy.write_row
             for p in points:
-                copy.write_row((p.key, p.step, _stored(p.value), p.timestamp))
+                value = p.value
+                write((p.key, p.step, None if value != value else value, p.timestamp))
         raw.execute(_UPSERT_FROM_STAGE, {"run_id": run_id})
         rows = raw.fetchall()
-    return {
-        key: KeyStats(ins, rep, lo, hi, max_step, last, last_ts)
-        for key, ins, rep, lo, hi, max_step, last, last_ts in rows
-    }
+    return {key: KeyStats(inserted=ins, replaced=rep) for key, ins, rep in rows}
 
 
 def _points_write_orm(run_id: int, points: list[PointIn]) -> dict[str, KeyStats]:

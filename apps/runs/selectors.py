@@ -19,12 +19,18 @@ MAX_DOWNSAMPLED_POINTS = 10_000
 
 
 def run_get_for_principal(
-    *, principal: Principal, run_id: str, needed: Role = Role.VIEWER, include_deleted: bool = False
+    *,
+    principal: Principal,
+    run_id: str,
+    needed: Role = Role.VIEWER,
+    include_deleted: bool = False,
+    related: tuple[str, ...] = ("project", "author", "parent"),
 ) -> Run:
     """The run, or NotFound when it does not exist, is deleted (unless
     ``include_deleted``), or its project is not readable; Forbidden when readable
-    but the principal's role is below ``needed``."""
-    runs = Run.objects.select_related("project", "author", "parent")
+    but the principal's role is below ``needed``. ``related`` names the relations
+    loaded with it (the project always is)."""
+    runs = Run.objects.select_related(*related)
     run = runs.filter(public_id=run_id, project__deleted_at__isnull=True).first()
     if run is None or (run.deleted_at is not None and not include_deleted):
         raise not_found("run")

@@ -181,3 +181,13 @@ def test_batch_id_is_required_and_bounded(as_member, run_id, batch_id):
 @pytest.mark.django_db
 def test_unknown_top_level_field_is_refused(as_member, run_id):
     assert error(log(as_member, run_id, metric=[])) == (400, "metric")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("literal", ["1e400", "-1e400", "1" + "0" * 400])
+def test_numbers_beyond_float64_are_refused_not_turned_into_infinity(as_member, run_id, literal):
+    body = '{"batch_id": "big", "metrics": [{"key": "x", "step": 0, "value": %s}]}' % literal
+    response = as_member.client.post(
+        f"/api/v1/runs/{run_id}/log", data=body, content_type="application/json"
+    )
+    assert error(response) == (400, "metrics[0].value")

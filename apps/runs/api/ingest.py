@@ -33,7 +33,7 @@ class RunLogBatchApi(KirokuApi):
     )
     def post(self, request, run_id: str):
         run = selectors.run_get_for_principal(
-            principal=self.principal, run_id=run_id, needed=Role.MEMBER
+            principal=self.principal, run_id=run_id, needed=Role.MEMBER, related=("project",)
         )
         batch = log_batch_clean(request.data, now=timezone.now())
         response, _replayed = run_log_batch(principal=self.principal, run=run, batch=batch)

@@ -179,7 +179,7 @@ def datasets_clean(value: Any, *, field: str = "datasets") -> list[DatasetIn]:
     return result
 
 
-@dataclass
+@dataclass(slots=True)
 class PointIn:
     key: str
     step: int
@@ -201,31 +201,48 @@ def metrics_clean(value: Any, *, now: datetime, field: str = "metrics") -> list[
             field=field,
         )
     points: dict[tuple[str, int], PointIn] = {}
-    keys_seen: dict[Any, str] = {}
+    keys_seen: dict[str, str] = {}
+    non_finite = NON_FINITE_IN
+    min_step, max_step = limits.MIN_STEP, limits.MAX_STEP
+    isfinite = math.isfinite
+    # The hot path of ingestion: exact type checks (bool is not a number here) and
+    # locals, so 10,000 points cost a few milliseconds.
     for index, item in enumerate(value):
-        if not isinstance(item, dict):
+        if type(item) is not dict:
             raise Invalid(
                 "must be an object {key, value, step, timestamp?}", field=f"{field}[{index}]"
             )
         raw_key = item.get("key")
-        key = keys_seen.get(raw_key) if isinstance(raw_key, str) else None
+        key = keys_seen.get(raw_key) if type(raw_key) is str else None
         if key is None:
             key = key_clean(raw_key, field=f"{field}[{index}].key")
             keys_seen[raw_key] = key
         number = item.get("value")
-        if isinstance(number, bool) or not isinstance(number, int | float):
-            if isinstance(number, str) and number in NON_FINITE_IN:
-                number = NON_FINITE_IN[number]
-            else:
+        kind = type(number)
+        if kind is int:
+            try:
+                number = float(number)
+            except OverflowError:
+                number = math.inf
+            kind = float
+        if kind is float:
+            if not isfinite(number):
                 raise Invalid(
-                    'value must be a number, or one of the strings "NaN", "Infinity", "-Infinity"',
+                    "number is out of float64 range; send infinities as the strings "
+                    '"Infinity" or "-Infinity"',
                     field=f"{field}[{index}].value",
                 )
-        number = float(number)
+        elif kind is str and number in non_finite:
+            number = non_finite[number]
+        else:
+            raise Invalid(
+                'value must be a number, or one of the strings "NaN", "Infinity", "-Infinity"',
+                field=f"{field}[{index}].value",
+            )
         step = item.get("step")
-        if isinstance(step, bool) or not isinstance(step, int):
+        if type(step) is not int:
             raise Invalid("step is required and must be an integer", field=f"{field}[{index}].step")
-        if not limits.MIN_STEP <= step <= limits.MAX_STEP:
+        if not min_step <= step <= max_step:
             raise Invalid(
                 "step must fit in a signed 64-bit integer", field=f"{field}[{index}].step"
             )
