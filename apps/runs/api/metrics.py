@@ -8,6 +8,7 @@ from apps.core.floats import float_out
 from apps.core.views import KirokuApi, query_int
 from apps.runs import selectors
 from apps.runs.api.output import metric_summary_out
+from apps.runs.columns import SUMMARY_FIELDS
 from apps.runs.validation import key_clean
 
 STEP_MAX = 2**63 - 1
@@ -40,7 +41,7 @@ class RunMetricsApi(KirokuApi):
     )
     def get(self, request, run_id: str):
         run = selectors.run_get_for_principal(principal=self.principal, run_id=run_id)
-        summaries = selectors.run_metric_summaries(run=run)
+        summaries = selectors.run_metric_summaries(run=run).values(*SUMMARY_FIELDS)
         return Response({"results": [metric_summary_out(s) for s in summaries], "next": None})
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Mapping
 
 from django.conf import settings
 
 from apps.core.floats import float_out
-from apps.runs.models import MetricSummary, Run
+from apps.runs.columns import SUMMARY_FIELDS
+from apps.runs.models import Run
 
 
 def run_url(run: Run) -> str:
@@ -15,16 +16,18 @@ def run_url(run: Run) -> str:
     return f"{settings.KIROKU_BASE_URL}/projects/{run.project.slug}/runs/{run.public_id}"
 
 
-def metric_summary_out(summary: MetricSummary) -> dict:
+def metric_summary_out(summary: Mapping) -> dict:
+    """A MetricSummary row (as a dict of its fields) on the wire."""
+    last = summary["last"]
     return {
-        "key": summary.key,
+        "key": summary["key"],
         # A NULL last is a NaN value at the highest step.
-        "last": float_out(summary.last) if summary.last is not None else "NaN",
-        "min": float_out(summary.min),
-        "max": float_out(summary.max),
-        "count": summary.count,
-        "last_step": summary.last_step,
-        "last_timestamp": summary.last_timestamp,
+        "last": float_out(last) if last is not None else "NaN",
+        "min": float_out(summary["min"]),
+        "max": float_out(summary["max"]),
+        "count": summary["count"],
+        "last_step": summary["last_step"],
+        "last_timestamp": summary["last_timestamp"],
     }
 
 
@@ -37,16 +40,21 @@ def _duration(run: Run) -> float | None:
 def run_out(
     run: Run,
     *,
-    params: Iterable | None = None,
-    tags: Iterable | None = None,
-    metrics: Iterable[MetricSummary] | None = None,
+    params: Mapping[str, str] | None = None,
+    tags: Mapping[str, str] | None = None,
+    metrics: Mapping[str, Mapping] | None = None,
     detail: bool = False,
 ) -> dict:
     """The run as JSON. ``params``/``tags``/``metrics`` default to all of the run's;
     search passes the chosen columns. ``detail`` adds the diff, summary, datasets."""
-    params = run.params.all() if params is None else params
-    tags = run.tags.all() if tags is None else tags
-    metrics = run.metric_summaries.all() if metrics is None else metrics
+    if params is None:
+        params = dict(run.params.order_by("key").values_list("key", "value"))
+    if tags is None:
+        tags = dict(run.tags.order_by("key").values_list("key", "value"))
+    if metrics is None:
+        metrics = {
+            row["key"]: row for row in run.metric_summaries.order_by("key").values(*SUMMARY_FIELDS)
+        }
     body = {
         "id": run.public_id,
         "url": run_url(run),
@@ -72,9 +80,9 @@ def run_out(
         },
         "environment": run.environment,
         "ci": run.ci,
-        "params": {p.key: p.value for p in params},
-        "tags": {t.key: t.value for t in tags},
-        "metrics": {m.key: metric_summary_out(m) for m in metrics},
+        "params": dict(params),
+        "tags": dict(tags),
+        "metrics": {key: metric_summary_out(row) for key, row in metrics.items()},
         "deleted_at": run.deleted_at,
     }
     if detail:
