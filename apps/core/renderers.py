@@ -1,7 +1,31 @@
+"""JSON rendering for the API, with orjson (several times faster than the standard
+library on pages of hundreds of runs).
+
+Non-finite floats never reach the renderer: services send them as the strings
+"NaN", "Infinity", "-Infinity" (apps.core.floats.float_out), and the parser refuses
+them on the way in.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
 from rest_framework.renderers import JSONRenderer
+from rest_framework.utils.encoders import JSONEncoder
+
+_fallback = JSONEncoder()
+
+
+def _default(value: Any) -> Any:
+    # Lazy translation strings, decimals and the like, as DRF renders them.
+    return _fallback.default(value)
 
 
 class StrictJSONRenderer(JSONRenderer):
-    """Refuses to emit bare NaN/Infinity; services send them as strings."""
+    """UTF-8 JSON with times as ISO-8601 ending in ``Z``."""
 
-    strict = True
+    def render(self, data, accepted_media_type=None, renderer_context=None) -> bytes:
+        if data is None:
+            return b""
+        return orjson.dumps(data, default=_default, option=orjson.OPT_UTC_Z)

@@ -6,10 +6,15 @@ fetched for the whole page in one query per kind, never per run.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from django.db import connection
+
 from apps.core.errors import Invalid
+from apps.core.floats import float_out
 from apps.runs.models import MetricSummary, Param, Run, Tag
 from apps.runs.validation import key_clean
 
@@ -56,7 +61,7 @@ def columns_parse(raw: str | None) -> Columns | None:
 @dataclass
 class Chosen:
     """Per run id: params and tags as ``{key: value}``, metric summaries as
-    ``{key: row}`` (rows as dicts of MetricSummary's fields)."""
+    ``{key: summary}`` already in their wire form."""
 
     params: dict[int, dict] = field(default_factory=lambda: defaultdict(dict))
     metrics: dict[int, dict] = field(default_factory=lambda: defaultdict(dict))
@@ -73,13 +78,36 @@ class Chosen:
 SUMMARY_FIELDS = ("key", "last", "min", "max", "count", "last_step", "last_timestamp")
 
 
+def metric_summary_out(summary: Mapping) -> dict:
+    """A MetricSummary row (as a dict of its fields) on the wire."""
+    last = summary["last"]
+    return {
+        "key": summary["key"],
+        # A NULL last is a NaN value at the highest step.
+        "last": float_out(last) if last is not None else "NaN",
+        "min": float_out(summary["min"]),
+        "max": float_out(summary["max"]),
+        "count": summary["count"],
+        "last_step": summary["last_step"],
+        "last_timestamp": summary["last_timestamp"],
+    }
+
+
 def columns_prefetch(runs: list[Run], columns: Columns | None) -> Chosen:
-    """Rows for the whole page in one query per kind, read as tuples (a page of
-    100 runs with 30 columns each is thousands of rows)."""
+    """The chosen columns for a whole page of runs: one query on PostgreSQL (which
+    builds the JSON), one per kind elsewhere."""
     chosen = Chosen()
     ids = [run.pk for run in runs]
     if not ids:
         return chosen
+    if connection.vendor == "postgresql":
+        _prefetch_postgres(chosen, ids, columns)
+    else:
+        _prefetch_orm(chosen, ids, columns)
+    return chosen
+
+
+def _prefetch_orm(chosen: Chosen, ids: list[int], columns: Columns | None) -> None:
     for model, name in ((Param, "params"), (MetricSummary, "metrics"), (Tag, "tags")):
         rows = model.objects.filter(run_id__in=ids)
         if columns is not None:
@@ -90,8 +118,64 @@ def columns_prefetch(runs: list[Run], columns: Columns | None) -> Chosen:
         target = getattr(chosen, name)
         if name == "metrics":
             for row in rows.order_by("key").values("run_id", *SUMMARY_FIELDS):
-                target[row["run_id"]][row["key"]] = row
+                target[row["run_id"]][row["key"]] = metric_summary_out(row)
         else:
             for run_id, key, value in rows.order_by("key").values_list("run_id", "key", "value"):
                 target[run_id][key] = value
-    return chosen
+
+
+# PostgreSQL writes non-finite floats in JSON as the strings "NaN", "Infinity" and
+# "-Infinity", which is Kiroku's wire form; a NULL last is a NaN value.
+_PG_COLUMN_SQL = {
+    "params": "SELECT json_object_agg(p.key, p.value ORDER BY p.key) FROM runs_param p "
+    "WHERE p.run_id = r.id{keys}",
+    "tags": "SELECT json_object_agg(t.key, t.value ORDER BY t.key) FROM runs_tag t "
+    "WHERE t.run_id = r.id{keys}",
+    "metrics": "SELECT json_object_agg(m.key, json_build_array(COALESCE(to_json(m.last), "
+    "'\"NaN\"'::json), m.min, m.max, m.count, m.last_step, "
+    "to_char(m.last_timestamp AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US')) ORDER BY m.key) "
+    "FROM runs_metricsummary m WHERE m.run_id = r.id{keys}",
+}
+
+
+def _prefetch_postgres(chosen: Chosen, ids: list[int], columns: Columns | None) -> None:
+    selects, params = [], {"ids": ids}
+    kinds = [
+        name for name in ("params", "metrics", "tags") if columns is None or getattr(columns, name)
+    ]
+    for name in kinds:
+        keys = ""
+        if columns is not None:
+            keys = f" AND {name[0]}.key = ANY(%({name})s)"
+            params[name] = getattr(columns, name)
+        selects.append(f"({_PG_COLUMN_SQL[name].format(keys=keys)})")
+    if not selects:
+        return
+    sql = f"SELECT r.id, {', '.join(selects)} FROM unnest(%(ids)s::bigint[]) AS r(id)"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    for run_id, *values in rows:
+        for name, value in zip(kinds, values, strict=True):
+            if value is None:
+                continue
+            if isinstance(value, str):  # a json column the driver left as text
+                value = json.loads(value)
+            if name == "metrics":
+                value = {key: _summary_from_array(key, item) for key, item in value.items()}
+            getattr(chosen, name)[run_id] = value
+
+
+def _summary_from_array(key: str, item: list) -> dict:
+    last, low, high, count, last_step, last_timestamp = item
+    # The same ISO-8601 form the API renders times in: UTC, "Z", microseconds when any.
+    last_timestamp = last_timestamp.removesuffix(".000000") + "Z"
+    return {
+        "key": key,
+        "last": last,
+        "min": low,
+        "max": high,
+        "count": count,
+        "last_step": last_step,
+        "last_timestamp": last_timestamp,
+    }

@@ -44,8 +44,16 @@ def run_get_for_principal(
 
 
 def run_list_for_project(*, project: Project) -> QuerySet[Run]:
-    """The project's live runs. The caller has checked that the principal may read it."""
-    return Run.objects.alive().filter(project=project).select_related("project", "author", "parent")
+    """The project's live runs, shaped for listings: the project loaded, the author's
+    username and the parent's id annotated, and the heavy fields (diff, environment)
+    left unread. The caller has checked that the principal may read the project."""
+    return (
+        Run.objects.alive()
+        .filter(project=project)
+        .select_related("project")
+        .defer("git_diff", "environment")
+        .annotate(author_username=F("author__username"), parent_public_id=F("parent__public_id"))
+    )
 
 
 def run_metric_summaries(*, run: Run) -> QuerySet[MetricSummary]:

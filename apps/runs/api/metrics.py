@@ -7,8 +7,7 @@ from apps.core.errors import Invalid
 from apps.core.floats import float_out
 from apps.core.views import KirokuApi, query_int
 from apps.runs import selectors
-from apps.runs.api.output import metric_summary_out
-from apps.runs.columns import SUMMARY_FIELDS
+from apps.runs.columns import SUMMARY_FIELDS, metric_summary_out
 from apps.runs.validation import key_clean
 
 STEP_MAX = 2**63 - 1

@@ -6,8 +6,7 @@ from collections.abc import Mapping
 
 from django.conf import settings
 
-from apps.core.floats import float_out
-from apps.runs.columns import SUMMARY_FIELDS
+from apps.runs.columns import SUMMARY_FIELDS, metric_summary_out
 from apps.runs.models import Run
 
 
@@ -16,19 +15,17 @@ def run_url(run: Run) -> str:
     return f"{settings.KIROKU_BASE_URL}/projects/{run.project.slug}/runs/{run.public_id}"
 
 
-def metric_summary_out(summary: Mapping) -> dict:
-    """A MetricSummary row (as a dict of its fields) on the wire."""
-    last = summary["last"]
-    return {
-        "key": summary["key"],
-        # A NULL last is a NaN value at the highest step.
-        "last": float_out(last) if last is not None else "NaN",
-        "min": float_out(summary["min"]),
-        "max": float_out(summary["max"]),
-        "count": summary["count"],
-        "last_step": summary["last_step"],
-        "last_timestamp": summary["last_timestamp"],
-    }
+def _author(run: Run) -> str | None:
+    # Listings annotate the username instead of loading the user.
+    if hasattr(run, "author_username"):
+        return run.author_username
+    return run.author.username if run.author_id else None
+
+
+def _parent_id(run: Run) -> str | None:
+    if hasattr(run, "parent_public_id"):
+        return run.parent_public_id
+    return run.parent.public_id if run.parent_id else None
 
 
 def _duration(run: Run) -> float | None:
@@ -42,18 +39,20 @@ def run_out(
     *,
     params: Mapping[str, str] | None = None,
     tags: Mapping[str, str] | None = None,
-    metrics: Mapping[str, Mapping] | None = None,
+    metrics: Mapping[str, dict] | None = None,
     detail: bool = False,
 ) -> dict:
     """The run as JSON. ``params``/``tags``/``metrics`` default to all of the run's;
-    search passes the chosen columns. ``detail`` adds the diff, summary, datasets."""
+    search passes the chosen columns. ``detail`` adds the environment, the diff, the
+    summary and the datasets (listings leave them out to stay small)."""
     if params is None:
         params = dict(run.params.order_by("key").values_list("key", "value"))
     if tags is None:
         tags = dict(run.tags.order_by("key").values_list("key", "value"))
     if metrics is None:
         metrics = {
-            row["key"]: row for row in run.metric_summaries.order_by("key").values(*SUMMARY_FIELDS)
+            row["key"]: metric_summary_out(row)
+            for row in run.metric_summaries.order_by("key").values(*SUMMARY_FIELDS)
         }
     body = {
         "id": run.public_id,
@@ -61,10 +60,10 @@ def run_out(
         "project": run.project.slug,
         "name": run.name,
         "group": run.group,
-        "parent_id": run.parent.public_id if run.parent_id else None,
+        "parent_id": _parent_id(run),
         "client_id": run.client_id,
         "status": run.status,
-        "author": run.author.username if run.author_id else None,
+        "author": _author(run),
         "created_at": run.created_at,
         "started_at": run.started_at,
         "ended_at": run.ended_at,
@@ -78,14 +77,14 @@ def run_out(
             "dirty": run.git_dirty,
             "diff_truncated": run.git_diff_truncated,
         },
-        "environment": run.environment,
         "ci": run.ci,
         "params": dict(params),
         "tags": dict(tags),
-        "metrics": {key: metric_summary_out(row) for key, row in metrics.items()},
+        "metrics": dict(metrics),
         "deleted_at": run.deleted_at,
     }
     if detail:
+        body["environment"] = run.environment
         body["git"]["diff"] = run.git_diff
         body["summary"] = {s.key: s.value for s in run.summary_values.all()}
         body["datasets"] = [

@@ -108,7 +108,13 @@ def summary_clean(value: Any, *, field: str = "summary") -> dict[str, Any]:
     mapping = _mapping(value, field=field, limit=limits.MAX_SUMMARY_PER_BATCH)
     for raw_key, raw_value in mapping.items():
         key = key_clean(raw_key, field=f"{field}.{raw_key}")
-        size = len(json.dumps(raw_value))
+        try:
+            size = len(json.dumps(raw_value, allow_nan=False))
+        except ValueError:
+            raise Invalid(
+                'numbers must be within float64 range; send "NaN" or "Infinity" as strings',
+                field=f"{field}.{key}",
+            ) from None
         if size > limits.MAX_SUMMARY_VALUE_BYTES:
             raise Invalid(
                 f"value is {size} bytes of JSON; at most {limits.MAX_SUMMARY_VALUE_BYTES}",
