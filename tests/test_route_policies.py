@@ -29,6 +29,7 @@ DOCUMENTED_ROUTES = {
     "api/v1/runs/<str:run_id>",
     "api/v1/runs/<str:run_id>/restore",
     "api/v1/runs/<str:run_id>/finish",
+    "api/v1/runs/<str:run_id>/resume",
     "api/v1/runs/<str:run_id>/heartbeat",
     "api/v1/runs/<str:run_id>/log",
     "api/v1/runs/<str:run_id>/metrics",

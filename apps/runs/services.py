@@ -177,6 +177,38 @@ def run_finish(*, principal: Principal, run: Run, data: RunFinishIn) -> Run:
     return run
 
 
+def run_resume(*, principal: Principal, run: Run) -> Run:
+    """Reopen an ended or crashed run so its client can go on writing to it (a job
+    requeued after preemption, a notebook picking a run up again). Idempotent: a
+    RUNNING run is left as it is."""
+    require_role(principal, run.project, Role.MEMBER, what="run")
+    with transaction.atomic():
+        run = _lock(run)
+        if run.status == RunStatus.RUNNING:
+            return run
+        previous = run.status
+        run.status = RunStatus.RUNNING
+        run.ended_at = None
+        run.heartbeat_at = timezone.now()
+        run.save(update_fields=["status", "ended_at", "heartbeat_at"])
+        audit_record(
+            principal=principal,
+            action=audit_actions.RUN_RESUME,
+            project=run.project,
+            target_type="run",
+            target_id=run.public_id,
+            target_label=run.label,
+            metadata={"previous_status": previous},
+        )
+        event_emit(
+            type="run.resumed",
+            project_id=run.project_id,
+            run_id=run.pk,
+            payload=_event_payload(run, previous_status=previous),
+        )
+    return run
+
+
 def run_heartbeat(*, principal: Principal, run: Run) -> Run:
     """Record that the client is alive; a CRASHED run comes back to RUNNING. An ended
     run is left as it is (the answer carries its status so the client can stop)."""

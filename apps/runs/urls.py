@@ -8,6 +8,7 @@ from apps.runs.api.runs import (
     RunFinishApi,
     RunHeartbeatApi,
     RunRestoreApi,
+    RunResumeApi,
 )
 
 urlpatterns = [
@@ -15,6 +16,7 @@ urlpatterns = [
     path("runs/<str:run_id>", RunDetailApi.as_view(), name="run"),
     path("runs/<str:run_id>/restore", RunRestoreApi.as_view(), name="run-restore"),
     path("runs/<str:run_id>/finish", RunFinishApi.as_view(), name="run-finish"),
+    path("runs/<str:run_id>/resume", RunResumeApi.as_view(), name="run-resume"),
     path("runs/<str:run_id>/heartbeat", RunHeartbeatApi.as_view(), name="run-heartbeat"),
     path("runs/<str:run_id>/log", RunLogBatchApi.as_view(), name="run-log"),
     path("runs/<str:run_id>/metrics", RunMetricsApi.as_view(), name="run-metrics"),

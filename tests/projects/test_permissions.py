@@ -88,6 +88,7 @@ ENDPOINTS = [
     Endpoint("POST", R + "/restore", None, ADMIN_200),
     Endpoint("POST", R + "/restore", None, RESTORE_RUN, deleted="run"),
     Endpoint("POST", R + "/finish", {"status": "finished"}, RUN_WRITE),
+    Endpoint("POST", R + "/resume", None, RUN_WRITE),
     Endpoint("POST", R + "/heartbeat", None, RUN_WRITE),
     Endpoint("POST", R + "/log", LOG_BODY, RUN_WRITE),
     Endpoint("GET", R + "/metrics", None, READ),

@@ -106,18 +106,35 @@ def test_unknown_key_is_an_empty_series(as_member, run_id):
 
 @pytest.mark.django_db
 def test_listing_shows_the_same_metric_summaries_as_the_run(as_member, run_id):
-    as_member.post(f"/api/v1/runs/{run_id}/log", {"batch_id": "mix", "metrics": [
-        {"key": "a", "value": 1.5, "step": 0, "timestamp": "2026-01-02T03:04:05Z"},
-        {"key": "a", "value": "Infinity", "step": 1, "timestamp": "2026-01-02T03:04:05.120000Z"},
-        {"key": "b", "value": "NaN", "step": 0},
-        {"key": "c", "value": "-Infinity", "step": 3},
-        {"key": "c", "value": 0.1, "step": 2},
-    ]})
+    as_member.post(
+        f"/api/v1/runs/{run_id}/log",
+        {
+            "batch_id": "mix",
+            "metrics": [
+                {"key": "a", "value": 1.5, "step": 0, "timestamp": "2026-01-02T03:04:05Z"},
+                {
+                    "key": "a",
+                    "value": "Infinity",
+                    "step": 1,
+                    "timestamp": "2026-01-02T03:04:05.120000Z",
+                },
+                {"key": "b", "value": "NaN", "step": 0},
+                {"key": "c", "value": "-Infinity", "step": 3},
+                {"key": "c", "value": 0.1, "step": 2},
+            ],
+        },
+    )
     detail = as_member.get(f"/api/v1/runs/{run_id}").json()["metrics"]
     listing = as_member.get("/api/v1/projects/vision/runs").json()["results"][0]["metrics"]
     assert listing == detail
     assert (detail["a"]["last"], detail["a"]["max"], detail["a"]["last_timestamp"]) == (
-        "Infinity", "Infinity", "2026-01-02T03:04:05.120000Z")
+        "Infinity",
+        "Infinity",
+        "2026-01-02T03:04:05.120000Z",
+    )
     assert (detail["b"]["last"], detail["b"]["min"]) == ("NaN", None)
     assert (detail["c"]["last"], detail["c"]["min"], detail["c"]["max"]) == (
-        "-Infinity", "-Infinity", 0.1)
+        "-Infinity",
+        "-Infinity",
+        0.1,
+    )

@@ -186,7 +186,7 @@ def test_unknown_top_level_field_is_refused(as_member, run_id):
 @pytest.mark.django_db
 @pytest.mark.parametrize("literal", ["1e400", "-1e400", "1" + "0" * 400])
 def test_numbers_beyond_float64_are_refused_not_turned_into_infinity(as_member, run_id, literal):
-    body = '{"batch_id": "big", "metrics": [{"key": "x", "step": 0, "value": %s}]}' % literal
+    body = '{"batch_id": "big", "metrics": [{"key": "x", "step": 0, "value": ' + literal + "}]}"
     response = as_member.client.post(
         f"/api/v1/runs/{run_id}/log", data=body, content_type="application/json"
     )

@@ -321,3 +321,41 @@ def test_search_page_costs_the_same_queries_for_3_or_30_runs(as_member, make_run
     for _ in range(27):
         make_run(params={"lr": 0.1}, tags={"t": "x"})
     assert queries_for_page() == few
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("status", ["finished", "failed", "killed"])
+def test_resume_reopens_an_ended_run_for_new_points(as_member, run_id, status):
+    as_member.post(f"/api/v1/runs/{run_id}/finish", {"status": status})
+    response = as_member.post(f"/api/v1/runs/{run_id}/resume")
+    assert (response.status_code, response.json()["status"], response.json()["ended_at"]) == (
+        200,
+        "RUNNING",
+        None,
+    )
+    logged = as_member.post(
+        f"/api/v1/runs/{run_id}/log", {"batch_id": "after", "metrics": points("loss", [5])}
+    )
+    assert logged.json()["stored"]["metrics"] == 1
+    assert audit_actions(run_id) == ["run.create", "run.finish", "run.resume"]
+    assert DomainEvent.objects.filter(type="run.resumed").count() == 1
+
+
+@pytest.mark.django_db
+def test_resume_of_a_running_run_changes_nothing(as_member, run_id):
+    response = as_member.post(f"/api/v1/runs/{run_id}/resume")
+    assert response.json()["status"] == "RUNNING"
+    assert audit_actions(run_id) == ["run.create"]
+
+
+@pytest.mark.django_db
+def test_null_tag_in_a_log_batch_removes_the_tag(as_member, run_id):
+    as_member.post(f"/api/v1/runs/{run_id}/log", {"batch_id": "a", "tags": {"stage": "warm"}})
+    as_member.post(f"/api/v1/runs/{run_id}/log", {"batch_id": "b", "tags": {"stage": None}})
+    assert as_member.get(f"/api/v1/runs/{run_id}").json()["tags"] == {}
+
+
+@pytest.mark.django_db
+def test_null_tag_when_creating_a_run_is_refused(as_member):
+    response = as_member.post("/api/v1/projects/vision/runs", {"tags": {"stage": None}})
+    assert (response.status_code, response.json()["error"]["field"]) == (400, "tags.stage")

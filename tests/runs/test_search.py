@@ -70,6 +70,7 @@ RUN_SPECS = [
         "group": "vision",
         "git_branch": "main",
         "git_commit": "abc123",
+        "client_id": "sdk-resnet-a",
         "duration": 600,
         "metrics": {
             "acc": 0.95,
@@ -140,6 +141,7 @@ def make_run(project, spec: dict, created_at: datetime) -> Run:
         group=spec.get("group", ""),
         git_branch=spec.get("git_branch", ""),
         git_commit=spec.get("git_commit", ""),
+        client_id=spec.get("client_id"),
         created_at=created_at,
         started_at=started_at,
         ended_at=started_at + timedelta(seconds=duration) if duration is not None else None,
@@ -290,6 +292,10 @@ CASES = [
     ("git.branch = 'main'", {"resnet-a", "resnet-b"}),
     ("attributes.git.branch like 'feature/%'", {"ResNet-C"}),
     ("git_commit like 'abc%'", {"resnet-a"}),
+    # client_id: how the SDK finds the run to resume; runs without one never match
+    ("client_id = 'sdk-resnet-a'", {"resnet-a"}),
+    ("attributes.client_id != 'other'", {"resnet-a"}),
+    ("not client_id = 'sdk-resnet-a'", ALL - {"resnet-a"}),
     ("id != 'pid-gpt'", ALL - {"gpt"}),
     ("created > '2024-05-03'", {"resnet-a", "resnet-b", "ResNet-C"}),
     ("created >= '2024-05-03T12:00:00Z'", {"resnet-a", "resnet-b", "ResNet-C"}),
@@ -494,7 +500,7 @@ def test_unknown_attribute_lists_the_valid_ones():
         "filter: unknown attribute 'artifact_uri' at column 23 (valid: metrics.<key>, "
         "params.<key>, tags.<key>, datasets.name, datasets.digest, datasets.uri, "
         "datasets.source, or an attribute: run_id, name, status, author, group, git.branch, "
-        "git.commit, created, start_time, end_time, duration)"
+        "git.commit, client_id, created, start_time, end_time, duration)"
     )
 
 

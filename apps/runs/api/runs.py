@@ -157,6 +157,23 @@ class RunFinishApi(KirokuApi):
         return Response(run_out(run, detail=True))
 
 
+class RunResumeApi(KirokuApi):
+    @extend_schema(
+        operation_id="runs_resume",
+        request=None,
+        responses={200: dict},
+        examples=[examples.RUN_RESPONSE],
+        description="Reopen an ended or crashed run (status back to RUNNING) so its client "
+        "can log to it again; a RUNNING run is left as it is.",
+    )
+    def post(self, request, run_id: str):
+        run = selectors.run_get_for_principal(
+            principal=self.principal, run_id=run_id, needed=Role.MEMBER
+        )
+        run = services.run_resume(principal=self.principal, run=run)
+        return Response(run_out(run, detail=True))
+
+
 class RunHeartbeatApi(KirokuApi):
     @extend_schema(
         operation_id="runs_heartbeat",

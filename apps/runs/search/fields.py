@@ -45,6 +45,8 @@ ATTRIBUTES: dict[str, Attribute] = {
         Attribute("group", "group", ValueType.TEXT),
         Attribute("git.branch", "git_branch", ValueType.TEXT),
         Attribute("git.commit", "git_commit", ValueType.TEXT),
+        # The SDK's idempotency key: how `kiroku.init(id=..., resume="must")` finds a run.
+        Attribute("client_id", "client_id", ValueType.TEXT),
         Attribute("created", "created_at", ValueType.TIME),
         Attribute("start_time", "started_at", ValueType.TIME),
         Attribute("end_time", "ended_at", ValueType.TIME),

@@ -94,7 +94,9 @@ def tags_clean(
     result: dict[str, str | None] = {}
     for raw_key, raw_value in _mapping(value, field=field, limit=limits.MAX_TAGS_PER_BATCH).items():
         key = key_clean(raw_key, field=f"{field}.{raw_key}")
-        if raw_value is None and allow_delete:
+        if raw_value is None:
+            if not allow_delete:
+                raise Invalid("a tag's value must not be null here", field=f"{field}.{key}")
             result[key] = None
             continue
         result[key] = value_as_text(
@@ -293,7 +295,7 @@ def log_batch_clean(data: Any, *, now: datetime) -> LogBatchIn:
         batch_id=batch_id,
         points=metrics_clean(data.get("metrics"), now=now),
         params=params_clean(data.get("params")),
-        tags=tags_clean(data.get("tags")),
+        tags=tags_clean(data.get("tags"), allow_delete=True),
         summary=summary_clean(data.get("summary")),
         datasets=datasets_clean(data.get("datasets")),
     )
