@@ -8,10 +8,10 @@ PORT ?= 8000
 
 .PHONY: run test test-postgres lint migrations-check bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml sdk/pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev]' -e ./sdk
 	@touch $(STAMP)
 
 ## run: set up the embedded default (SQLite, in-process tasks) and serve on 127.0.0.1:8000

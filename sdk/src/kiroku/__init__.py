@@ -1,0 +1,41 @@
+"""Kiroku's Python client.
+
+    import kiroku
+    with kiroku.init(project="vision", config={"lr": 3e-4}, datasets={"train": "data"}) as run:
+        for step in range(steps):
+            run.log({"loss": loss})
+        run.summary["best_acc"] = best
+
+See ``kiroku.init`` (recording), ``kiroku.Api`` (reading back) and the ``kiroku``
+command (login, sync, runs, status).
+"""
+
+from kiroku.api import Api, ApiRun, Runs
+from kiroku.errors import (
+    AuthError,
+    ConfigError,
+    InvalidInput,
+    KirokuError,
+    NotFound,
+    Unreachable,
+)
+from kiroku.run import Run
+from kiroku.settings import Settings
+from kiroku.start import init
+from kiroku.version import __version__
+
+__all__ = [
+    "Api",
+    "ApiRun",
+    "AuthError",
+    "ConfigError",
+    "InvalidInput",
+    "KirokuError",
+    "NotFound",
+    "Run",
+    "Runs",
+    "Settings",
+    "Unreachable",
+    "__version__",
+    "init",
+]

@@ -1,0 +1,222 @@
+"""Reading runs back, for scripts and notebooks (MLflow's ``search_runs``, W&B's
+``wandb.Api()``)::
+
+    api = kiroku.Api()
+    for run in api.runs("vision", filter="metrics.acc > 0.9", order_by="metrics.acc DESC"):
+        print(run.name, run.params["lr"], run.metrics["acc"])
+    df = api.runs("vision").to_pandas()          # needs pandas
+    points = api.run(run_id).history("loss", max_points=500)
+
+Errors are raised as ``kiroku.errors`` exceptions (AuthError, NotFound, InvalidInput
+for a bad filter, Unreachable when the server keeps failing).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from kiroku.keys import number_decode
+from kiroku.settings import Settings, settings_resolve
+from kiroku.transport import Transport
+
+API_PREFIX = "/api/v1"
+
+
+def _number(value: Any) -> float | None:
+    return None if value is None else number_decode(value)
+
+
+class Api:
+    """A client for the read API. ``url``/``token`` default as for ``kiroku.init()``."""
+
+    def __init__(
+        self, url: str | None = None, token: str | None = None, *, settings: Settings | None = None
+    ) -> None:
+        self.settings = settings_resolve(url=url, token=token, base=settings)
+        self._transport = Transport(self.settings)
+
+    def __enter__(self) -> Api:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._transport.close()
+
+    def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        """GET ``/api/v1{path}``; the JSON answer. Transient failures are retried for
+        ``settings.init_timeout`` seconds."""
+        if path.startswith(API_PREFIX):
+            path = path[len(API_PREFIX) :]
+        deadline = time.monotonic() + self.settings.init_timeout
+        return self._transport.call("GET", path, params=params, deadline=deadline)
+
+    def me(self) -> dict[str, Any]:
+        """Who the token belongs to (``GET /me``)."""
+        return self.get("/me")
+
+    def runs(
+        self,
+        project: str | None = None,
+        filter: str = "",
+        order_by: str = "",
+        *,
+        page_size: int = 100,
+        columns: str | list[str] | None = None,
+    ) -> Runs:
+        """The project's runs matching ``filter`` (the server's search language), in
+        ``order_by`` order, fetched a page at a time as you iterate."""
+        project = project or self.settings.project
+        if not project:
+            raise ValueError("which project? pass runs('slug') or set KIROKU_PROJECT")
+        params: dict[str, Any] = {"page_size": page_size}
+        if filter:
+            params["filter"] = filter
+        if order_by:
+            params["order_by"] = order_by
+        if columns:
+            params["columns"] = columns if isinstance(columns, str) else ",".join(columns)
+        return Runs(self, project, params)
+
+    def run(self, run_id: str) -> ApiRun:
+        """One run by its server id, with its summary, datasets and git diff."""
+        return ApiRun(self, self.get(f"/runs/{run_id}"), detailed=True)
+
+
+class Runs:
+    """An iterable of ApiRun over every page of a search."""
+
+    def __init__(self, api: Api, project: str, params: dict[str, Any]) -> None:
+        self._api = api
+        self.project = project
+        self._params = params
+
+    def __iter__(self) -> Iterator[ApiRun]:
+        params = dict(self._params)
+        while True:
+            page = self._api.get(f"/projects/{self.project}/runs", params)
+            for data in page["results"]:
+                yield ApiRun(self._api, data)
+            if not page.get("next"):
+                return
+            params["cursor"] = page["next"]
+
+    def to_pandas(self) -> Any:
+        """A DataFrame, one row per run: id, name, status, author, group, times, then
+        ``params.<key>``, ``metrics.<key>`` (last value) and ``tags.<key>`` columns."""
+        try:
+            import pandas as pd
+        except ImportError:
+            raise ImportError("to_pandas() needs pandas: pip install 'kiroku[pandas]'") from None
+        return pd.DataFrame([run.flat() for run in self])
+
+
+class ApiRun:
+    """A run as the server describes it. ``params`` and ``tags`` are text; ``metrics``
+    maps each key to its last value (NaN as ``float('nan')``), ``metric_summaries`` to
+    ``{last, min, max, count, last_step, last_timestamp}``. ``summary`` and ``datasets``
+    are fetched on first use when the run came from a search."""
+
+    def __init__(self, api: Api, data: dict[str, Any], *, detailed: bool = False) -> None:
+        self._api = api
+        self.data = data
+        self._detailed = detailed
+
+    def __repr__(self) -> str:
+        return f"<kiroku.ApiRun {self.project}/{self.name} id={self.id} {self.status}>"
+
+    def __getattr__(self, name: str) -> Any:
+        # id, name, project, status, url, group, author, client_id, notes, git,
+        # environment, created_at, started_at, ended_at, duration, parent_id...
+        data = self.__dict__.get("data") or {}
+        if name in data:
+            return data[name]
+        raise AttributeError(name)
+
+    def _detail(self) -> dict[str, Any]:
+        if not self._detailed:
+            self.data = self._api.get(f"/runs/{self.data['id']}")
+            self._detailed = True
+        return self.data
+
+    @property
+    def params(self) -> dict[str, str]:
+        return dict(self.data.get("params") or {})
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return dict(self.data.get("tags") or {})
+
+    @property
+    def metric_summaries(self) -> dict[str, dict[str, Any]]:
+        result = {}
+        for key, summary in (self.data.get("metrics") or {}).items():
+            decoded = dict(summary)
+            for name in ("last", "min", "max"):
+                decoded[name] = _number(summary.get(name))
+            result[key] = decoded
+        return result
+
+    @property
+    def metrics(self) -> dict[str, float | None]:
+        return {key: s["last"] for key, s in self.metric_summaries.items()}
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        return dict(self._detail().get("summary") or {})
+
+    @property
+    def datasets(self) -> list[dict[str, Any]]:
+        return list(self._detail().get("datasets") or [])
+
+    def refresh(self) -> ApiRun:
+        self._detailed = False
+        self._detail()
+        return self
+
+    def history(self, key: str, max_points: int | None = None) -> list[dict[str, Any]]:
+        """The series of ``key`` as ``[{"step", "value", "timestamp"}]`` in step order:
+        every point, or at most ``max_points`` (the server keeps each bucket's min and
+        max and the last point). Values are floats (NaN as ``float('nan')``)."""
+        params: dict[str, Any] | None = {"key": key}
+        if max_points is not None:
+            params = {"key": key, "max_points": max_points}
+        else:
+            params = {"key": key, "page_size": 10_000}
+        points: list[dict[str, Any]] = []
+        path: str | None = f"/runs/{self.data['id']}/metrics/history"
+        while path:
+            page = self._api.get(path, params)
+            points += [
+                {"step": p["step"], "value": number_decode(p["value"]), "timestamp": p["timestamp"]}
+                for p in page["results"]
+            ]
+            path, params = page.get("next"), None
+        return points
+
+    def flat(self) -> dict[str, Any]:
+        """One flat row (what ``Runs.to_pandas()`` builds from)."""
+        row: dict[str, Any] = {
+            name: self.data.get(name)
+            for name in (
+                "id",
+                "name",
+                "status",
+                "author",
+                "group",
+                "created_at",
+                "started_at",
+                "ended_at",
+                "duration",
+            )
+        }
+        row.update({f"params.{k}": v for k, v in self.params.items()})
+        row.update(
+            {f"metrics.{k}": (math.nan if v is None else v) for k, v in self.metrics.items()}
+        )
+        row.update({f"tags.{k}": v for k, v in self.tags.items()})
+        return row

@@ -1,0 +1,285 @@
+"""The ``kiroku`` command.
+
+Exit codes: 0 success; 1 failure (server unreachable, not found, a sync that could
+not finish); 2 usage or input error (bad arguments, a filter the server refuses, no
+URL or token configured); 3 authentication (the token is missing, wrong, expired or
+lacks the role); 130 interrupted. Errors are one line on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from kiroku.api import Api, ApiRun
+from kiroku.errors import AuthError, ConfigError, InvalidInput, KirokuError
+from kiroku.settings import (
+    DEFAULT_URL,
+    Settings,
+    credentials_path,
+    credentials_read,
+    credentials_write,
+    settings_resolve,
+    url_normalise,
+)
+from kiroku.spool import SpoolBusy, lock_acquire, lock_release, spool_list, spool_read
+from kiroku.sync import sync
+from kiroku.version import __version__
+
+OK, FAILURE, USAGE, AUTH = 0, 1, 2, 3
+# A person is waiting: retry transient failures for a couple of seconds, not ten.
+CLI_SETTINGS = Settings(init_timeout=2.0, backoff_base=0.25, backoff_max=1.0)
+
+
+def _print(text: str = "") -> None:
+    sys.stdout.write(text + "\n")
+
+
+def _error(text: str) -> None:
+    # One line: the server's filter errors add a caret display under the first line.
+    first = text.strip().splitlines()[0] if text.strip() else "unknown error"
+    sys.stderr.write(f"kiroku: error: {first}\n")
+
+
+def _exit_code(exc: KirokuError) -> int:
+    if isinstance(exc, AuthError):
+        return AUTH
+    if isinstance(exc, ConfigError | InvalidInput):
+        return USAGE
+    return FAILURE
+
+
+def _api(args: argparse.Namespace) -> Api:
+    api = Api(url=args.url, token=args.token, settings=CLI_SETTINGS)
+    if not api.settings.token:
+        raise AuthError("no token: run `kiroku login` or set KIROKU_TOKEN")
+    return api
+
+
+# -- commands ----------------------------------------------------------------------
+
+
+def cmd_login(args: argparse.Namespace) -> int:
+    saved = credentials_read()
+    url = args.url or os.environ.get("KIROKU_URL") or saved.get("url") or DEFAULT_URL
+    if args.url is None and sys.stdin.isatty():
+        answer = input(f"Kiroku server URL [{url}]: ").strip()
+        url = answer or url
+    url = url_normalise(url)
+    token = args.token
+    if not token:
+        if not sys.stdin.isatty():
+            raise ConfigError("no token: pass --token (stdin is not a terminal)")
+        token = getpass.getpass(
+            "API token (krk_…; create one in the portal or with create_token): "
+        )
+    token = token.strip()
+    if not token:
+        raise ConfigError("no token given")
+    with Api(url=url, token=token, settings=CLI_SETTINGS) as api:
+        me = api.me()
+    path = credentials_write(url, token)
+    user = me["user"]["username"]
+    detail = ""
+    if me.get("token"):
+        info = me["token"]
+        scope = (
+            f"service token of {info['project']} ({info['role']})"
+            if info.get("project")
+            else "personal token"
+        )
+        detail = f", {scope} '{info['name']}'"
+    _print(f"Logged in to {url} as {user}{detail}. Saved to {path} (mode 600).")
+    return OK
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    settings = settings_resolve(url=args.url, token=args.token, dir=args.dir)
+    if not settings.token:
+        raise AuthError("no token: run `kiroku login` or set KIROKU_TOKEN")
+    target = Path(args.path) if args.path else settings.spool_dir
+    if args.path and not target.exists():
+        raise ConfigError(f"{target} does not exist")
+    results = sync(settings, target, progress=not args.quiet)
+    if not results:
+        _print(f"Nothing to sync in {target}.")
+        return OK
+    code = OK
+    for result in results:
+        name = result.path.name
+        if result.skipped:
+            _print(f"skipped {name}: {result.skipped}")
+        elif result.error:
+            _error(f"{name}: {result.error} ({result.records} record(s) sent before that)")
+            code = AUTH if result.auth_error else max(code, FAILURE)
+        else:
+            end = (
+                "" if result.finished else " (no finish recorded: the process did not end cleanly)"
+            )
+            _print(
+                f"synced {name}: run {result.run_id}, {result.records} record(s), "
+                f"{result.points:,} point(s){end}"
+            )
+    return code
+
+
+def _run_line(run: ApiRun) -> str:
+    created = str(run.data.get("created_at") or "")[:19].replace("T", " ")
+    return f"{run.id}  {run.status:<8}  {created}  {run.data.get('author') or '-':<12}  {run.name}"
+
+
+def cmd_runs_list(args: argparse.Namespace) -> int:
+    with _api(args) as api:
+        runs = api.runs(args.project, filter=args.filter or "", order_by=args.order_by or "")
+        shown = 0
+        for run in runs:
+            if args.limit and shown >= args.limit:
+                break
+            _print(json.dumps(run.data) if args.json else _run_line(run))
+            shown += 1
+        if not shown and not args.json:
+            _print("No runs.")
+    return OK
+
+
+def cmd_runs_show(args: argparse.Namespace) -> int:
+    with _api(args) as api:
+        run = api.run(args.id)
+        if args.json:
+            _print(json.dumps(run.data, indent=2))
+            return OK
+        data = run.data
+        _print(f"{data['project']}/{data['name']}  {data['status']}  {data['url']}")
+        for label, value in (
+            ("id", data["id"]),
+            ("author", data.get("author")),
+            ("group", data.get("group")),
+            ("started", data.get("started_at")),
+            ("ended", data.get("ended_at")),
+            ("duration", data.get("duration")),
+        ):
+            if value not in (None, ""):
+                _print(f"  {label:<9} {value}")
+        git = data.get("git") or {}
+        if git.get("commit"):
+            dirty = " (dirty)" if git.get("dirty") else ""
+            _print(
+                f"  git       {git.get('branch')} {git['commit'][:12]}{dirty} {git.get('remote')}"
+            )
+        for title, mapping in (
+            ("params", run.params),
+            ("metrics (last)", run.metrics),
+            ("summary", run.summary),
+            ("tags", run.tags),
+        ):
+            if mapping:
+                _print(f"{title}:")
+                for key in sorted(mapping):
+                    _print(f"  {key} = {mapping[key]}")
+        if run.datasets:
+            _print("datasets:")
+            for d in run.datasets:
+                _print(f"  {d['name']}  {d.get('digest') or '(no hash)'}  {d.get('uri')}")
+    return OK
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    settings = settings_resolve(url=args.url, token=args.token, dir=args.dir)
+    token = settings.token
+    _print(f"server:  {settings.url or '(none: run `kiroku login`)'}")
+    _print(
+        f"token:   {token[:12] + '…' if token else '(none)'}  (credentials: {credentials_path()})"
+    )
+    _print(f"spool:   {settings.spool_dir}")
+    paths = spool_list(settings.spool_dir)
+    unsent = 0
+    for path in paths:
+        state = spool_read(path)
+        try:
+            lock_release(lock_acquire(path), path)
+            live = ""
+        except SpoolBusy:
+            live = "  [in use by a running process]"
+        pending = state.pending
+        if not pending:
+            continue
+        unsent += 1
+        finish = "finish recorded" if state.has_finish else "no finish"
+        run = state.run_id or "(not created)"
+        _print(
+            f"  {path.name}: {state.project}/{state.name or '?'} run {run}"
+            f" — {len(pending)} record(s), {state.pending_points:,} point(s) unsent, {finish}{live}"
+        )
+    if not unsent:
+        _print("Nothing spooled: everything was sent.")
+    else:
+        _print(f"{unsent} spool file(s) to upload: run `kiroku sync`.")
+    return OK
+
+
+# -- parsing -----------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--url", help="server URL (default: KIROKU_URL, then `kiroku login`)")
+    common.add_argument("--token", help="API token (default: KIROKU_TOKEN, then `kiroku login`)")
+    parser = argparse.ArgumentParser(
+        prog="kiroku",
+        description="Kiroku's client: log in, upload spooled runs, list and show runs.",
+        epilog="Exit codes: 0 ok, 1 failure, 2 usage or input error, 3 authentication.",
+    )
+    parser.add_argument("--version", action="version", version=f"kiroku {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    login = commands.add_parser("login", parents=[common], help="save the server URL and token")
+    login.set_defaults(handler=cmd_login)
+
+    sync_cmd = commands.add_parser("sync", parents=[common], help="upload spooled runs")
+    sync_cmd.add_argument(
+        "path", nargs="?", help="a spool file or folder (default: KIROKU_DIR/spool)"
+    )
+    sync_cmd.add_argument("--dir", help="KIROKU_DIR to read the spool from")
+    sync_cmd.add_argument("-q", "--quiet", action="store_true", help="no progress line")
+    sync_cmd.set_defaults(handler=cmd_sync)
+
+    runs = commands.add_parser("runs", help="list or show runs")
+    runs_commands = runs.add_subparsers(dest="runs_command", required=True, metavar="COMMAND")
+    listing = runs_commands.add_parser("list", parents=[common], help="search a project's runs")
+    listing.add_argument("-p", "--project", required=True)
+    listing.add_argument("--filter", help='e.g. "metrics.acc > 0.9 and params.lr < 0.01"')
+    listing.add_argument("--order-by", help='e.g. "metrics.acc DESC"')
+    listing.add_argument("--limit", type=int, default=0, help="at most this many runs")
+    listing.add_argument("--json", action="store_true", help="one JSON object per line")
+    listing.set_defaults(handler=cmd_runs_list)
+    show = runs_commands.add_parser("show", parents=[common], help="one run in detail")
+    show.add_argument("id")
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(handler=cmd_runs_show)
+
+    status = commands.add_parser("status", parents=[common], help="settings and unsent data")
+    status.add_argument("--dir", help="KIROKU_DIR to inspect")
+    status.set_defaults(handler=cmd_status)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (the console script exits with it)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except KirokuError as exc:
+        _error(exc.message)
+        return _exit_code(exc)
+    except KeyboardInterrupt:
+        _error("interrupted")
+        return 130
+    except (OSError, ValueError) as exc:
+        _error(str(exc))
+        return FAILURE

@@ -1,0 +1,373 @@
+"""``kiroku.init()``: settings, capture, creating (or resuming) the run, and starting
+the sender and the capture helpers."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from kiroku import keys, lifecycle
+from kiroku.delivery import Deliverer
+from kiroku.errors import ConfigError, InvalidInput, KirokuError, NotFound, Unreachable
+from kiroku.report import Reporter
+from kiroku.run import Run
+from kiroku.sender import Sender
+from kiroku.settings import Settings, settings_resolve
+from kiroku.transport import Transport, backoff_delay
+
+try:  # built alongside this module; guarded so the core works without it
+    from kiroku import capture as _capture
+except ImportError:  # pragma: no cover
+    _capture = None  # type: ignore[assignment]
+
+logger = logging.getLogger("kiroku")
+RESUME_MODES = ("never", "allow", "must")
+TERMINAL = ("FINISHED", "FAILED", "KILLED")
+
+
+def init(
+    project: str | None = None,
+    name: str | None = None,
+    config: Any = None,
+    tags: Mapping[str, Any] | None = None,
+    notes: str = "",
+    datasets: Mapping[str, str | os.PathLike[str]] | None = None,
+    id: str | None = None,
+    resume: str = "never",
+    mode: str | None = None,
+    group: str | None = None,
+    parent: Run | str | None = None,
+    *,
+    url: str | None = None,
+    token: str | None = None,
+    dir: str | os.PathLike[str] | None = None,
+    capture: Any = None,
+    heartbeat_interval: float | None = None,
+    strict: bool = False,
+    handle_signals: bool = True,
+    settings: Settings | None = None,
+) -> Run:
+    """Start recording a run and return it.
+
+    ``id`` names the run on the client side (its ``client_id``, 8 to 64 letters,
+    digits, ``_`` or ``-``; a server run id also works for resuming). ``resume``:
+    ``"never"`` (a run with this ``id`` must not exist yet), ``"allow"`` (continue it
+    if it exists), ``"must"`` (it must exist). ``mode``: ``"online"``, ``"offline"``
+    (spool only, upload later with ``kiroku sync``) or ``"disabled"`` (do nothing).
+    ``capture``: a ``kiroku.capture.CaptureOptions``, a dict of its fields, or False.
+    ``settings`` carries the tuning values (timeouts, intervals); url/token/dir/mode/
+    project here override it, then the environment, then ``kiroku login``'s file.
+
+    Raises ConfigError (bad arguments, no URL/token), AuthError (401/403), NotFound
+    (no such project, or ``resume="must"`` and no such run), InvalidInput (the server
+    refused the run, or ``resume="never"`` and the run exists). When the server cannot
+    be reached the run starts anyway and is created once it can be (``resume="must"``
+    raises Unreachable instead, since it cannot be checked).
+    """
+    chosen = settings_resolve(
+        url=url, token=token, project=project, mode=mode, dir=dir, base=settings
+    )
+    if heartbeat_interval is not None:
+        chosen = chosen.with_overrides(heartbeat_interval=float(heartbeat_interval))
+    if resume not in RESUME_MODES:
+        raise ConfigError(f"resume must be one of {', '.join(RESUME_MODES)}; got {resume!r}")
+    if id is not None and not (keys.CLIENT_ID_RE.match(id) or keys.RUN_ID_RE.match(id)):
+        raise ConfigError("id must be 8 to 64 letters, digits, '_' or '-'")
+    if resume == "must" and id is None:
+        raise ConfigError("resume='must' needs the id of the run to continue")
+    reporter = Reporter()
+    client_id = id or secrets.token_urlsafe(16)
+    run_name = name if name is not None else _default_name(client_id)
+    if chosen.mode == "disabled":
+        return Run(
+            settings=chosen,
+            sender=None,
+            reporter=reporter,
+            project=chosen.project or "",
+            client_id=client_id,
+            name=run_name,
+            strict=strict,
+        )
+    if not chosen.project:
+        raise ConfigError("no project: pass project=... or set KIROKU_PROJECT")
+    if chosen.mode == "online" and not chosen.token:
+        raise ConfigError("no token: pass token=..., set KIROKU_TOKEN, or run `kiroku login`")
+    options = _capture_options(capture)
+    run = Run(
+        settings=chosen,
+        sender=None,
+        reporter=reporter,
+        project=chosen.project,
+        client_id=client_id,
+        name=run_name,
+        strict=strict,
+    )
+    # Validated (and problems reported) by the run's own views; sent with the create.
+    run.config.update(config or {})
+    run.tags.update(tags or {})
+    params = list(run.config._sent.items())
+    session = secrets.token_urlsafe(9)
+    body = _create_body(run, notes=notes, group=group, parent=parent, options=options)
+    body["params"] = dict(params[: keys.MAX_PARAMS_PER_BATCH])
+    body["datasets"] += _named_datasets(run, datasets or {})
+    create = {
+        "kind": "create",
+        "seq": 0,
+        "session": session,
+        "project": chosen.project,
+        "url": chosen.url,
+        "resume": resume,
+        "created": time.time(),
+        "body": body,
+    }
+    transport = Transport(chosen) if chosen.mode == "online" else None
+    answer: dict[str, Any] | None = None
+    if transport is not None:
+        try:
+            answer = _create_online(transport, reporter, create, id=id, resume=resume)
+        except BaseException:
+            transport.close()
+            raise
+    run_id = str(answer["id"]) if answer else None
+    sender = Sender(
+        settings=chosen,
+        transport=transport,
+        reporter=reporter,
+        create=create,
+        run_id=run_id,
+        session=session,
+        on_run_id=lambda new_id: setattr(run, "id", new_id),
+    )
+    run._attach(sender, answer)
+    extra = dict(params[keys.MAX_PARAMS_PER_BATCH :])
+    if answer is not None and answer.get("_by_id"):
+        # No create is sent for a run resumed by its server id: send what it carries.
+        extra = dict(params)
+        sender.meta_add("tags", body["tags"])
+        sender.meta_add("datasets", {d["name"]: d for d in body["datasets"]})
+    if extra:  # the create carries the first 1,000 params; the rest follow in batches
+        sender.meta_add("params", extra)
+    if answer is None and id is not None and resume != "never":
+        reporter.once(
+            "resume-steps",
+            "a resumed run's last step is unknown (offline, or the server unreachable); steps "
+            "start at 0 — pass step= to log() to avoid replacing earlier values",
+        )
+    if answer is not None and answer.get("_resumed"):
+        _continue_steps(run, transport)  # type: ignore[arg-type]
+        if answer.get("status") in TERMINAL:
+            _reopen(run, transport, answer["status"])  # type: ignore[arg-type]
+    _start_capture_helpers(run, options, datasets or {})
+    lifecycle.register(run, handle_signals=handle_signals)
+    return run
+
+
+def _default_name(client_id: str) -> str:
+    """``<script>-<6 chars>``; ``run-...`` for ``python -c``, a REPL or a notebook."""
+    script = Path(sys.argv[0]).stem if sys.argv and sys.argv[0] else ""
+    if not script or script.startswith(("-", "ipykernel")):
+        script = "run"
+    return f"{script}-{client_id[:6]}"
+
+
+def _capture_options(capture: Any) -> Any:
+    if _capture is None:
+        return None
+    if capture is False:
+        return _capture.CaptureOptions(
+            git=False, environment=False, packages=False, gpus=False, datasets=False, dvc=False
+        )
+    if capture is None or capture is True:
+        return _capture.CaptureOptions()
+    if isinstance(capture, Mapping):
+        return _capture.CaptureOptions(**capture)
+    return capture
+
+
+def _create_body(
+    run: Run, *, notes: str, group: str | None, parent: Run | str | None, options: Any
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "client_id": run.client_id,
+        "name": run.name,
+        "notes": notes or "",
+        "group": group or "",
+        "started_at": time.time(),
+        "tags": dict(run.tags.items()),
+        "datasets": [],
+    }
+    parent_id = parent.id if isinstance(parent, Run) else parent
+    if isinstance(parent, Run) and parent_id is None:
+        run._problem("parent", "the parent run is not created on the server yet; no parent set")
+    elif parent_id is not None:
+        if not keys.RUN_ID_RE.match(parent_id):
+            raise ConfigError("parent must be a Run or a run id (32 hex characters)")
+        body["parent_id"] = parent_id
+    if options is not None and _capture is not None:
+        context = _capture.capture_run_context(options)
+        if context.get("git"):
+            body["git"] = context["git"]
+        if context.get("environment"):
+            body["environment"] = context["environment"]
+        if options.dvc:
+            body["datasets"] += _dvc(run)
+    return body
+
+
+def _named_datasets(run: Run, datasets: Mapping[str, Any]) -> list[dict[str, Any]]:
+    items = []
+    for raw_name, path in datasets.items():
+        name, problem = keys.key_clean(raw_name)
+        if name is None:
+            run._problem(f"dataset:{raw_name!r}", f"dataset name {raw_name!r}: {problem}")
+            continue
+        items.append({"name": name, "uri": os.fspath(path)})
+    return items
+
+
+def _dvc(run: Run) -> list[dict[str, Any]]:
+    """Datasets recorded in ``dvc.lock`` / ``.dvc`` files of the repository (its root:
+    the nearest folder up with ``.git``, else the working directory)."""
+    cwd = Path.cwd()
+    root = next((p for p in (cwd, *cwd.parents) if (p / ".git").exists()), cwd)
+    try:
+        found = _capture.dvc_datasets(root)
+    except Exception:  # capture must never stop a run from starting
+        logger.debug("kiroku: reading DVC files failed", exc_info=True)
+        return []
+    return [d for d in found if keys.key_clean(d.get("name"))[0] is not None]
+
+
+def _create_online(
+    transport: Transport,
+    reporter: Reporter,
+    create: dict[str, Any],
+    *,
+    id: str | None,
+    resume: str,
+) -> dict[str, Any] | None:
+    """The server's run (with ``_resumed`` when it existed), or None when the server
+    cannot be reached within ``init_timeout`` (the sender creates it later)."""
+    settings = transport.settings
+    deadline = time.monotonic() + settings.init_timeout
+    by_server_id = id is not None and keys.RUN_ID_RE.match(id) is not None
+    if id is not None and (resume != "allow" or by_server_id):
+        try:
+            existing = _lookup(transport, create["project"], id, deadline)
+        except Unreachable:
+            if resume == "must":
+                raise
+            existing = None
+        if existing is not None and resume == "never":
+            raise InvalidInput(
+                f"a run with id {id!r} already exists in {create['project']} "
+                f"({existing['url']}); pass resume='allow' to continue it",
+                status=409,
+            )
+        if existing is None and resume == "must":
+            raise NotFound(f"no run with id {id!r} in project {create['project']}", status=404)
+        if existing is not None and existing.get("client_id") != id:
+            # Found by its server id: continue it as it is, without a create.
+            return {**existing, "_resumed": True, "_by_id": True}
+    deliverer = Deliverer(transport, reporter)
+    attempt = 0
+    while True:
+        outcome = deliverer.deliver(create, None)
+        if outcome.done:
+            answer = dict(outcome.reply.data)
+            answer["_resumed"] = outcome.reply.status == 200
+            return answer
+        if outcome.halt:
+            raise outcome.reply.error()
+        delay = backoff_delay(
+            attempt,
+            base=settings.backoff_base,
+            maximum=settings.backoff_max,
+            retry_after=outcome.reply.retry_after,
+        )
+        if time.monotonic() + delay > deadline:
+            reporter.once(
+                "init-unreachable",
+                f"cannot reach {settings.url} ({outcome.reply.describe()}); the run goes on "
+                "and is created when the server answers (data is spooled meanwhile)",
+            )
+            return None
+        time.sleep(delay)
+        attempt += 1
+
+
+def _lookup(transport: Transport, project: str, id: str, deadline: float) -> dict | None:
+    """The run whose client_id (or server id) is ``id``, or None."""
+    quoted = id.replace("'", "''")
+    found = transport.call(
+        "GET",
+        f"/projects/{project}/runs",
+        params={"filter": f"client_id = '{quoted}'", "page_size": 1},
+        deadline=deadline,
+    )
+    if found["results"]:
+        return found["results"][0]
+    if keys.RUN_ID_RE.match(id):
+        try:
+            run = transport.call("GET", f"/runs/{id}", deadline=deadline)
+        except NotFound:
+            return None
+        return run if run.get("project") == project else None
+    return None
+
+
+def _reopen(run: Run, transport: Transport, status: str) -> None:
+    """An ended run being resumed (a requeued job) is reopened on the server, which
+    otherwise refuses new metrics and params for it."""
+    try:
+        transport.call(
+            "POST", f"/runs/{run.id}/resume", deadline=time.monotonic() + run.settings.timeout
+        )
+    except KirokuError as exc:
+        run._reporter.once(
+            "resume-ended",
+            f"run {run.id} had ended as {status} and could not be reopened ({exc}); the "
+            "server refuses new metrics and params for it until it is",
+        )
+
+
+def _continue_steps(run: Run, transport: Transport) -> None:
+    """A resumed run's step counters go on from the server's last steps."""
+    try:
+        summaries = transport.call(
+            "GET", f"/runs/{run.id}/metrics", deadline=time.monotonic() + run.settings.timeout
+        )["results"]
+    except KirokuError as exc:
+        run._reporter.once(
+            "resume-steps",
+            f"could not read the resumed run's last step ({exc}); steps start at 0 — pass "
+            "step= to log() to avoid replacing earlier values",
+        )
+        return
+    user = [s["last_step"] for s in summaries if not s["key"].startswith("system/")]
+    system = [s["last_step"] for s in summaries if s["key"].startswith("system/")]
+    run._step = max(user, default=-1) + 1
+    run._system_step = max(system, default=-1) + 1
+
+
+def _start_capture_helpers(run: Run, options: Any, datasets: Mapping[str, Any]) -> None:
+    if options is None or _capture is None:
+        return
+    if options.system_metrics:
+        sampler = _capture.SystemMetricsSampler(options.system_metrics_interval, run._log_system)
+        sampler.start()
+        run._closers.append(lambda _timeout: sampler.stop())
+    if options.datasets:
+        hasher = _capture.DatasetHasher(run.settings.dir / "cache")
+        run._hasher = hasher
+        run._closers.append(lambda timeout: hasher.shutdown(wait=True, timeout=timeout))
+        for name, path in datasets.items():
+            clean = keys.key_clean(name)[0]
+            if clean is not None:
+                hasher.submit(clean, os.fspath(path), run._dataset_hashed)
