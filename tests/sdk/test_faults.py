@@ -114,11 +114,16 @@ def test_memory_stays_bounded_while_a_request_hangs(via_proxy, proxy, reader):
     )
     proxy.add(Rule("hang_after_forward", path="/log", hang=1.5, times=1))
     run = kiroku.init(capture=False, settings=tight)
-    longest = 0
+    longest, biggest_drop, before = 0, 0, 0
     for step in range(10_000):
         run.log({"loss": float(step)}, step=step)
-        longest = max(longest, len(run._sender.points))
+        now = len(run._sender.points)
+        longest = max(longest, now)
+        biggest_drop = max(biggest_drop, before + 1 - now)
+        before = now
     assert longest <= 2_001
+    # log() moves at most two batches to disk per call, never the whole backlog at once.
+    assert biggest_drop <= 2 * 500
     run.finish()
     _assert_each_point_once(reader, run.id, 10_000)
     _assert_no_point_sent_twice(proxy)
@@ -237,3 +242,14 @@ def test_init_raises_when_the_server_refuses_the_run(settings, status):
 def test_init_raises_on_a_bad_token(settings):
     with pytest.raises(kiroku.AuthError):
         kiroku.init(capture=False, settings=Settings(**{**settings.__dict__, "token": "krk_x"}))
+
+
+def test_nothing_listening_neither_init_nor_finish_waits_out_the_deadlines(settings):
+    # The deadlines are a minute each; a refused connection means nobody is there, so
+    # the run starts and ends at once and keeps its data in the spool.
+    down = settings.with_overrides(url=dead_url(), init_timeout=60.0, spool_after=60.0)
+    started = time.monotonic()
+    with kiroku.init(capture=False, settings=down) as run:
+        run.log({"loss": 1.0})
+    assert time.monotonic() - started < 30.0
+    assert run._sender.spool_left

@@ -203,3 +203,26 @@ def test_group_and_parent_are_set(settings, reader):
         pass
     data = reader.run(child.id)
     assert (data.group, data.parent_id) == ("sweep-1", parent.id)
+
+
+def test_more_datasets_than_one_request_takes_are_all_recorded(settings, reader, tmp_path):
+    named = {f"shard-{i:03d}": tmp_path / f"shard-{i:03d}" for i in range(130)}
+    with kiroku.init(datasets=named, capture=False, settings=settings) as run:
+        pass
+    recorded = {d["name"]: d["uri"] for d in reader.run(run.id).datasets}
+    assert recorded == {name: str(path) for name, path in named.items()}
+
+
+def test_a_relative_dataset_path_is_recorded_absolute_from_the_start(
+    settings, reader, tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    with kiroku.init(datasets={"train": "data/train"}, capture=False, settings=settings) as run:
+        run.log_dataset("val", "data/val")
+        run.log_dataset("remote", "s3://bucket/val")
+    recorded = {d["name"]: d["uri"] for d in reader.run(run.id).datasets}
+    assert recorded == {
+        "train": str(tmp_path / "data" / "train"),
+        "val": str(tmp_path / "data" / "val"),
+        "remote": "s3://bucket/val",
+    }

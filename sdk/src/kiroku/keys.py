@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import unicodedata
 from typing import Any
@@ -182,3 +183,10 @@ def flatten(mapping: Any, prefix: str = "") -> dict[str, Any]:
         else:
             flat[name] = value
     return flat
+
+
+def dataset_uri(path: str | os.PathLike[str]) -> str:
+    """A dataset's uri as recorded: a URL as given, a local path made absolute (the
+    form the background hasher reports, so the uri does not change mid-run)."""
+    text = os.fspath(path)
+    return text if "://" in text else os.path.abspath(text)

@@ -314,7 +314,7 @@ class Run:
         if clean is None:
             self._problem(f"dataset:{name!r}", f"dataset name {name!r}: {problem}")
             return
-        self._meta("datasets", {clean: {"name": clean, "uri": os.fspath(path)}})
+        self._meta("datasets", {clean: {"name": clean, "uri": keys.dataset_uri(path)}})
         if self._hasher is not None and self._accepting:
             self._hasher.submit(clean, os.fspath(path), self._dataset_hashed)
 

@@ -100,11 +100,13 @@ class Sender:
 
     def overflow(self) -> None:
         """The queue passed ``max_queue_points``: the sender is stuck (a hanging request)
-        or far behind. Move the backlog to disk now, from the caller's thread."""
+        or far behind. Move one batch to disk, from the caller's thread: a pause of a
+        few milliseconds every ``max_batch_points`` calls instead of one long stall."""
         with self._lock:
             if len(self.points) <= self.settings.max_queue_points:
                 return  # the sender got there first
-            self._spill(final=False)
+            if self._spill(final=False, max_records=2):
+                return
             excess = len(self.points) - self.settings.max_queue_points
             if excess > 0:  # the spool cannot be written either: memory must stay bounded
                 for _ in range(excess):
@@ -299,7 +301,11 @@ class Sender:
             retry_after=outcome.reply.retry_after,
         )
         self._attempt += 1
-        if self.state == "online" and now - self._failing_since >= self.settings.spool_after:
+        # While finishing, a refused connection (nothing listens) is not worth waiting
+        # out spool_after for: the spool keeps everything. A 429 or 503 is retried.
+        overdue = now - self._failing_since >= self.settings.spool_after
+        nobody_there = self._stopping and outcome.reply.refused
+        if self.state == "online" and (overdue or nobody_there):
             self.state = "spooling"
             self.reporter.once(
                 "spooling",
@@ -364,24 +370,28 @@ class Sender:
         )
         return self._log_record({"metrics": batch}, len(batch))
 
-    def _spill(self, *, final: bool) -> None:
-        """Move everything waiting in memory (and the finish, when ``final``) to the
-        spool, in order. On a disk error the data stays in memory."""
+    def _spill(self, *, final: bool, max_records: int | None = None) -> bool:
+        """Move what waits in memory (and the finish, when ``final``) to the spool, in
+        order: everything, or at most ``max_records`` records. Returns False on a disk
+        error, when the data stays in memory."""
         unspooled = self._current is not None and not self._current.spooled
         finish_waiting = final and not self._finish_taken and self._finish_body is not None
         if not (unspooled or self.points or self.meta or finish_waiting):
-            return  # no spool file for a run that never needed one
+            return True  # no spool file for a run that never needed one
         try:
             self.spool.open(self.run_id)
         except (OSError, SpoolBusy) as exc:
             self.reporter.once("spool-error", f"cannot write the spool {self.spool.path}: {exc}")
-            return
+            return False
         if self._current is not None and not self._current.spooled:
             if self._current.seq != 0:  # the create (seq 0) is written by open()
                 self.spool.append(self._current.record)
             self._current.spooled = True
-        while True:
+        written = 0
+        while max_records is None or written < max_records:
             pending = self._take_memory(final=final)
             if pending is None:
                 break
             self.spool.append(pending.record)
+            written += 1
+        return True

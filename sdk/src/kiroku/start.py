@@ -115,7 +115,10 @@ def init(
     session = secrets.token_urlsafe(9)
     body = _create_body(run, notes=notes, group=group, parent=parent, options=options)
     body["params"] = dict(params[: keys.MAX_PARAMS_PER_BATCH])
-    body["datasets"] += _named_datasets(run, datasets or {})
+    # Named datasets first, then what DVC lists; the create carries the server's
+    # per-request maximum and the rest follow in batches.
+    all_datasets = _named_datasets(run, datasets or {}) + body["datasets"]
+    body["datasets"] = all_datasets[: keys.MAX_DATASETS_PER_BATCH]
     create = {
         "kind": "create",
         "seq": 0,
@@ -153,6 +156,9 @@ def init(
         sender.meta_add("datasets", {d["name"]: d for d in body["datasets"]})
     if extra:  # the create carries the first 1,000 params; the rest follow in batches
         sender.meta_add("params", extra)
+    later_datasets = all_datasets[keys.MAX_DATASETS_PER_BATCH :]
+    if later_datasets:
+        sender.meta_add("datasets", {d["name"]: d for d in later_datasets})
     if answer is None and id is not None and resume != "never":
         reporter.once(
             "resume-steps",
@@ -227,7 +233,7 @@ def _named_datasets(run: Run, datasets: Mapping[str, Any]) -> list[dict[str, Any
         if name is None:
             run._problem(f"dataset:{raw_name!r}", f"dataset name {raw_name!r}: {problem}")
             continue
-        items.append({"name": name, "uri": os.fspath(path)})
+        items.append({"name": name, "uri": keys.dataset_uri(path)})
     return items
 
 
@@ -291,7 +297,9 @@ def _create_online(
             maximum=settings.backoff_max,
             retry_after=outcome.reply.retry_after,
         )
-        if time.monotonic() + delay > deadline:
+        # Nothing listening (refused twice) is not worth waiting out the deadline for.
+        gave_up = outcome.reply.refused and attempt >= 1
+        if gave_up or time.monotonic() + delay > deadline:
             reporter.once(
                 "init-unreachable",
                 f"cannot reach {settings.url} ({outcome.reply.describe()}); the run goes on "

@@ -38,6 +38,7 @@ class Reply:
     code: str | None = None
     field: str | None = None
     retry_after: float | None = None
+    refused: bool = False  # nothing listens at the address (the connection was refused)
 
     @property
     def ok(self) -> bool:
@@ -123,6 +124,11 @@ class Transport:
             )
         except httpx.TimeoutException as exc:
             return Reply(None, message=f"timed out after {self.settings.timeout:g}s ({exc!r})")
+        except httpx.ConnectError as exc:
+            refused = isinstance(exc.__context__ or exc.__cause__, ConnectionRefusedError) or (
+                "refused" in str(exc).lower()
+            )
+            return Reply(None, message=f"cannot reach {self.settings.url}: {exc}", refused=refused)
         except httpx.TransportError as exc:
             return Reply(None, message=f"cannot reach {self.settings.url}: {exc}")
         return _reply(response)
@@ -138,14 +144,16 @@ class Transport:
     ) -> Any:
         """The answer's JSON, retrying transient failures until ``deadline`` (a
         ``time.monotonic()`` value; default: ``settings.init_timeout`` from now).
-        Raises the KirokuError that fits the last failure."""
+        Gives up after the second refused connection: nothing listens there, and
+        waiting out the deadline would only delay the caller (runs are created later
+        by the sender). Raises the KirokuError that fits the last failure."""
         deadline = time.monotonic() + self.settings.init_timeout if deadline is None else deadline
         attempt = 0
         while True:
             reply = self.request(method, path, body=body, params=params)
             if reply.ok:
                 return reply.data
-            if not reply.transient:
+            if not reply.transient or (reply.refused and attempt >= 1):
                 raise reply.error()
             delay = backoff_delay(
                 attempt,
