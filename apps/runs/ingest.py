@@ -149,13 +149,15 @@ def points_ingest(*, run_id: int, points: list[PointIn]) -> dict[str, KeyStats]:
     return stats
 
 
-# One round trip: make sure the session's staging table exists, and empty it (rows
-# of an earlier batch in the same outer transaction must not leak in).
+# The session's staging table; ON COMMIT DELETE ROWS empties it at each commit.
 _STAGE_PREPARE = (
     "CREATE TEMPORARY TABLE IF NOT EXISTS kiroku_point_stage "
-    "(key text, step bigint, value float8, ts timestamptz) ON COMMIT DELETE ROWS; "
-    "TRUNCATE kiroku_point_stage"
+    "(key text, step bigint, value float8, ts timestamptz) ON COMMIT DELETE ROWS"
 )
+# Inside a savepoint (the batch's transaction nested in another) an earlier batch's
+# rows may still be there: empty it then. Not on every batch: TRUNCATE writes to the
+# system catalogs.
+_STAGE_PREPARE_NESTED = _STAGE_PREPARE + "; TRUNCATE kiroku_point_stage"
 
 # One statement: upsert the staged points, then merge the new points into each key's
 # summary. Keys where a value was replaced are left out of the merge and recomputed
@@ -199,7 +201,7 @@ SELECT key, inserted, replaced FROM batch
 def _points_ingest_postgres(run_id: int, points: list[PointIn]) -> dict[str, KeyStats]:
     with connection.cursor() as cursor:
         raw = cursor.cursor  # the psycopg cursor, for COPY
-        raw.execute(_STAGE_PREPARE)
+        raw.execute(_STAGE_PREPARE_NESTED if connection.savepoint_ids else _STAGE_PREPARE)
         with raw.copy(
             "COPY kiroku_point_stage (key, step, value, ts) FROM STDIN (FORMAT BINARY)"
         ) as copy:

@@ -359,3 +359,26 @@ def test_null_tag_in_a_log_batch_removes_the_tag(as_member, run_id):
 def test_null_tag_when_creating_a_run_is_refused(as_member):
     response = as_member.post("/api/v1/projects/vision/runs", {"tags": {"stage": None}})
     assert (response.status_code, response.json()["error"]["field"]) == (400, "tags.stage")
+
+
+@pytest.mark.django_db
+def test_purging_runs_and_projects_deletes_their_metric_points(as_admin, as_member, make_run):
+    from apps.projects.models import Project
+    from apps.projects.services import project_purge_deleted
+    from apps.runs.models import MetricPoint, MetricSummary
+    from apps.runs.services import run_purge_deleted
+
+    # MetricPoint has no database-level foreign key: the cascade is Django's.
+    first, second = make_run(), make_run()
+    for run_id in (first, second):
+        as_member.post(
+            f"/api/v1/runs/{run_id}/log", {"batch_id": "a", "metrics": points("loss", range(3))}
+        )
+    as_admin.delete(f"/api/v1/runs/{first}")
+    Run.objects.filter(public_id=first).update(deleted_at=timezone.now() - timedelta(days=31))
+    run_purge_deleted(older_than_days=30)
+    assert MetricPoint.objects.count() == 3
+    as_admin.delete("/api/v1/projects/vision")
+    Project.objects.filter(slug="vision").update(deleted_at=timezone.now() - timedelta(days=31))
+    assert project_purge_deleted(older_than_days=30) == 1
+    assert (MetricPoint.objects.count(), MetricSummary.objects.count()) == (0, 0)

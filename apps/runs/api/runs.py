@@ -68,6 +68,7 @@ class ProjectRunsApi(KirokuApi):
             page_size=page_size,
             cursor=request.query_params.get("cursor") or None,
         )
+        selectors.runs_attach_listing(runs=runs, project=project)
         chosen = columns_prefetch(runs, columns)
         results = [run_out(run, **chosen.for_run(run)) for run in runs]
         return Response({"results": results, "next": next_cursor})
