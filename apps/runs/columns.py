@@ -131,9 +131,12 @@ _PG_COLUMN_SQL = {
     "WHERE p.run_id = r.id{keys}",
     "tags": "SELECT json_object_agg(t.key, t.value ORDER BY t.key) FROM runs_tag t "
     "WHERE t.run_id = r.id{keys}",
-    "metrics": "SELECT json_object_agg(m.key, json_build_array(COALESCE(to_json(m.last), "
-    "'\"NaN\"'::json), m.min, m.max, m.count, m.last_step, "
-    "to_char(m.last_timestamp AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US')) ORDER BY m.key) "
+    "metrics": "SELECT json_object_agg(m.key, json_build_object('key', m.key, 'last', "
+    "COALESCE(to_json(m.last), '\"NaN\"'::json), 'min', m.min, 'max', m.max, "
+    "'count', m.count, 'last_step', m.last_step, 'last_timestamp', "
+    "to_char(m.last_timestamp AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS') || "
+    "CASE WHEN date_part('microseconds', m.last_timestamp)::bigint %% 1000000 = 0 THEN '' "
+    "ELSE to_char(m.last_timestamp AT TIME ZONE 'UTC', '.US') END || 'Z') ORDER BY m.key) "
     "FROM runs_metricsummary m WHERE m.run_id = r.id{keys}",
 }
 
@@ -161,21 +164,4 @@ def _prefetch_postgres(chosen: Chosen, ids: list[int], columns: Columns | None) 
                 continue
             if isinstance(value, str):  # a json column the driver left as text
                 value = json.loads(value)
-            if name == "metrics":
-                value = {key: _summary_from_array(key, item) for key, item in value.items()}
             getattr(chosen, name)[run_id] = value
-
-
-def _summary_from_array(key: str, item: list) -> dict:
-    last, low, high, count, last_step, last_timestamp = item
-    # The same ISO-8601 form the API renders times in: UTC, "Z", microseconds when any.
-    last_timestamp = last_timestamp.removesuffix(".000000") + "Z"
-    return {
-        "key": key,
-        "last": last,
-        "min": low,
-        "max": high,
-        "count": count,
-        "last_step": last_step,
-        "last_timestamp": last_timestamp,
-    }
