@@ -1,0 +1,1 @@
+"""Benchmarks: Kiroku against MLflow and against raw SQL. See bench/README.md."""
