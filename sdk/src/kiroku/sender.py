@@ -101,8 +101,12 @@ class Sender:
     def overflow(self) -> None:
         """The queue passed ``max_queue_points``: the sender is stuck (a hanging request)
         or far behind. Move one batch to disk, from the caller's thread: a pause of a
-        few milliseconds every ``max_batch_points`` calls instead of one long stall."""
-        with self._lock:
+        few milliseconds every ``max_batch_points`` calls instead of one long stall.
+        When the sender thread holds the lock it is already moving the backlog: the
+        caller goes on rather than wait for it."""
+        if not self._lock.acquire(blocking=False):
+            return
+        try:
             if len(self.points) <= self.settings.max_queue_points:
                 return  # the sender got there first
             if self._spill(final=False, max_records=2):
@@ -116,6 +120,8 @@ class Sender:
                     f"the queue is full and the spool cannot be written; dropped {excess} "
                     "of the oldest points (later drops are counted, not shown)",
                 )
+        finally:
+            self._lock.release()
 
     def backlog(self) -> int:
         """Points not yet delivered: in memory, in flight and in the spool."""
