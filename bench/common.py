@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import random
@@ -139,3 +140,37 @@ def ingest_record(
 def stamp() -> str:
     """A suffix that keeps names from one invocation apart from earlier ones."""
     return time.strftime("%Y%m%d-%H%M%S")
+
+
+def add_server_arguments(parser: argparse.ArgumentParser) -> None:
+    """--system, --url and --token: which server a script measures."""
+    parser.add_argument("--system", choices=["kiroku", "mlflow"], required=True)
+    parser.add_argument("--url", help="server base URL (default: Kiroku :8055, MLflow :5055)")
+    parser.add_argument(
+        "--token", default=os.environ.get("KIROKU_TOKEN", ""), help="Kiroku token (KIROKU_TOKEN)"
+    )
+
+
+def add_ingest_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ingestion workload, shared by bench.ingest and bench.raw_sql."""
+    parser.add_argument(
+        "--points",
+        type=int,
+        default=env_int("BENCH_POINTS", 1_000_000),
+        help="points per configuration (BENCH_POINTS; default 1,000,000)",
+    )
+    parser.add_argument("--clients", type=int_list, default=[1, 4], help="e.g. 1,4")
+    parser.add_argument("--batches", type=int_list, default=[1_000, 10_000], help="e.g. 1000,10000")
+
+
+def add_output_arguments(parser: argparse.ArgumentParser, *, rounds: bool = False) -> None:
+    """--out, and --rounds for the ingestion scripts."""
+    if rounds:
+        parser.add_argument(
+            "--rounds",
+            type=int,
+            default=env_int("BENCH_ROUNDS", 1),
+            help="measure every configuration this many times, the rounds interleaved "
+            "(BENCH_ROUNDS; default 1); bench.report keeps each configuration's best round",
+        )
+    parser.add_argument("--out", type=Path, help="also append the JSON lines to this file")

@@ -12,16 +12,15 @@ has had its last answer. Runs are created and bodies encoded before the clock st
 from __future__ import annotations
 
 import argparse
-import os
-from pathlib import Path
 
 from bench.apis import Kiroku, MLflow
 from bench.common import (
+    add_ingest_arguments,
+    add_output_arguments,
+    add_server_arguments,
     chunked,
     emit,
-    env_int,
     ingest_record,
-    int_list,
     metric_points,
     note,
     run_concurrently,
@@ -114,19 +113,8 @@ def measure(
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--system", choices=["kiroku", "mlflow"], required=True)
-    parser.add_argument("--url", help="server base URL (default: Kiroku :8055, MLflow :5055)")
-    parser.add_argument(
-        "--token", default=os.environ.get("KIROKU_TOKEN", ""), help="Kiroku token (KIROKU_TOKEN)"
-    )
-    parser.add_argument(
-        "--points",
-        type=int,
-        default=env_int("BENCH_POINTS", 1_000_000),
-        help="points per configuration (BENCH_POINTS; default 1,000,000)",
-    )
-    parser.add_argument("--clients", type=int_list, default=[1, 4], help="e.g. 1,4")
-    parser.add_argument("--batches", type=int_list, default=[1_000, 10_000], help="e.g. 1000,10000")
+    add_server_arguments(parser)
+    add_ingest_arguments(parser)
     parser.add_argument(
         "--server-session",
         type=int,
@@ -137,14 +125,7 @@ def main(argv: list[str] | None = None) -> None:
         "--database-url",
         help="the server's PostgreSQL database: count its backends' CPU time",
     )
-    parser.add_argument(
-        "--rounds",
-        type=int,
-        default=env_int("BENCH_ROUNDS", 1),
-        help="measure every configuration this many times, the rounds interleaved "
-        "(BENCH_ROUNDS; default 1); bench.report keeps each configuration's best round",
-    )
-    parser.add_argument("--out", type=Path, help="also append the JSON lines to this file")
+    add_output_arguments(parser, rounds=True)
     args = parser.parse_args(argv)
 
     url = args.url or DEFAULT_URLS[args.system]

@@ -22,11 +22,11 @@ from pathlib import Path
 import psycopg
 
 from bench.common import (
+    add_ingest_arguments,
+    add_output_arguments,
     chunked,
     emit,
-    env_int,
     ingest_record,
-    int_list,
     metric_points,
     note,
     run_concurrently,
@@ -169,22 +169,8 @@ def main(argv: list[str] | None = None) -> None:
         default=os.environ.get("DATABASE_URL", ""),
         help="a migrated Kiroku PostgreSQL database (DATABASE_URL)",
     )
-    parser.add_argument(
-        "--points",
-        type=int,
-        default=env_int("BENCH_POINTS", 1_000_000),
-        help="points per configuration (BENCH_POINTS; default 1,000,000)",
-    )
-    parser.add_argument("--clients", type=int_list, default=[1, 4], help="e.g. 1,4")
-    parser.add_argument("--batches", type=int_list, default=[1_000, 10_000], help="e.g. 1000,10000")
-    parser.add_argument(
-        "--rounds",
-        type=int,
-        default=env_int("BENCH_ROUNDS", 1),
-        help="measure every configuration this many times, the rounds interleaved "
-        "(BENCH_ROUNDS; default 1); bench.report keeps each configuration's best round",
-    )
-    parser.add_argument("--out", type=Path, help="also append the JSON lines to this file")
+    add_ingest_arguments(parser)
+    add_output_arguments(parser, rounds=True)
     args = parser.parse_args(argv)
     if not args.database_url.startswith(("postgres://", "postgresql://")):
         parser.error("needs a PostgreSQL --database-url (or DATABASE_URL)")

@@ -15,16 +15,24 @@ server returns.
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import psycopg
 
 from bench.apis import BenchError, Kiroku, MLflow
-from bench.common import emit, env_int, note, percentile, run_concurrently, share, stamp
+from bench.common import (
+    add_output_arguments,
+    add_server_arguments,
+    emit,
+    env_int,
+    note,
+    percentile,
+    run_concurrently,
+    share,
+    stamp,
+)
 from bench.cpu import CpuMeter
 
 DEFAULT_URLS = {"kiroku": "http://127.0.0.1:8055", "mlflow": "http://127.0.0.1:5055"}
@@ -136,11 +144,7 @@ def measure(
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--system", choices=["kiroku", "mlflow"], required=True)
-    parser.add_argument("--url", help="server base URL (default: Kiroku :8055, MLflow :5055)")
-    parser.add_argument(
-        "--token", default=os.environ.get("KIROKU_TOKEN", ""), help="Kiroku token (KIROKU_TOKEN)"
-    )
+    add_server_arguments(parser)
     parser.add_argument(
         "--runs",
         type=int,
@@ -167,7 +171,7 @@ def main(argv: list[str] | None = None) -> None:
         help="session id of the server's processes (run_all.sh starts it with setsid): "
         "count their CPU time, and the database's backends' with --database-url",
     )
-    parser.add_argument("--out", type=Path, help="also append the JSON lines to this file")
+    add_output_arguments(parser)
     args = parser.parse_args(argv)
     if args.params < 10 or args.metrics < 2:
         parser.error("the filters need at least 10 params and 2 metrics")
