@@ -17,7 +17,7 @@ from apps.runs.search import (
     runs_search,
 )
 from apps.runs.search.ordering import order_signature, sort_columns
-from tests.runs.test_search import T0, add_metric, add_param, make_runs
+from tests.runs.search_world import T0, add_metric, add_param, make_runs
 
 pytestmark = pytest.mark.django_db
 
