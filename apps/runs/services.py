@@ -40,6 +40,25 @@ def _event_payload(run: Run, **extra: Any) -> dict[str, Any]:
     }
 
 
+def _run_audit(
+    *,
+    principal: Principal,
+    run: Run,
+    action: audit_actions.AuditAction,
+    metadata: dict[str, Any] | None = None,
+) -> None:
+    """Record an audit event about ``run``, inside the caller's transaction."""
+    audit_record(
+        principal=principal,
+        action=action,
+        project=run.project,
+        target_type="run",
+        target_id=run.public_id,
+        target_label=run.label,
+        metadata=metadata,
+    )
+
+
 def run_create(*, principal: Principal, project: Project, data: RunCreateIn) -> tuple[Run, bool]:
     """Create a run, or return the existing one with the same ``client_id`` in this
     project. Returns ``(run, created)``."""
@@ -79,14 +98,7 @@ def run_create(*, principal: Principal, project: Project, data: RunCreateIn) -> 
             params_add(run=run, params=data.params)
             tags_apply(run=run, tags=data.tags)
             datasets_upsert(run=run, datasets=data.datasets)
-            audit_record(
-                principal=principal,
-                action=audit_actions.RUN_CREATE,
-                project=project,
-                target_type="run",
-                target_id=run.public_id,
-                target_label=run.label,
-            )
+            _run_audit(principal=principal, run=run, action=audit_actions.RUN_CREATE)
             event_emit(
                 type="run.created",
                 project_id=project.pk,
@@ -126,13 +138,10 @@ def run_update(*, principal: Principal, run: Run, data: RunUpdateIn) -> Run:
         if tag_changes:
             changed["tags"] = sorted(tag_changes)
         if changed:
-            audit_record(
+            _run_audit(
                 principal=principal,
+                run=run,
                 action=audit_actions.RUN_UPDATE,
-                project=run.project,
-                target_type="run",
-                target_id=run.public_id,
-                target_label=run.label,
                 metadata={"changed": changed},
             )
     return run
@@ -159,13 +168,10 @@ def run_finish(*, principal: Principal, run: Run, data: RunFinishIn) -> Run:
         run.heartbeat_at = timezone.now()
         run.save(update_fields=["status", "ended_at", "heartbeat_at"])
         summary_upsert(run=run, summary=data.summary)
-        audit_record(
+        _run_audit(
             principal=principal,
+            run=run,
             action=audit_actions.RUN_FINISH,
-            project=run.project,
-            target_type="run",
-            target_id=run.public_id,
-            target_label=run.label,
             metadata={"status": run.status},
         )
         event_emit(
@@ -191,13 +197,10 @@ def run_resume(*, principal: Principal, run: Run) -> Run:
         run.ended_at = None
         run.heartbeat_at = timezone.now()
         run.save(update_fields=["status", "ended_at", "heartbeat_at"])
-        audit_record(
+        _run_audit(
             principal=principal,
+            run=run,
             action=audit_actions.RUN_RESUME,
-            project=run.project,
-            target_type="run",
-            target_id=run.public_id,
-            target_label=run.label,
             metadata={"previous_status": previous},
         )
         event_emit(
@@ -253,13 +256,10 @@ def run_mark_stale_crashed(*, timeout: timedelta | None = None) -> int:
             run.status = RunStatus.CRASHED
             run.ended_at = run.heartbeat_at
             run.save(update_fields=["status", "ended_at"])
-            audit_record(
+            _run_audit(
                 principal=Principal.system(),
+                run=run,
                 action=audit_actions.RUN_CRASH,
-                project=run.project,
-                target_type="run",
-                target_id=run.public_id,
-                target_label=run.label,
                 metadata={"last_heartbeat": run.heartbeat_at.isoformat()},
             )
             event_emit(
@@ -288,13 +288,10 @@ def _run_set_deleted(*, principal: Principal, run: Run, deleted: bool) -> Run:
     with transaction.atomic():
         run.deleted_at = timezone.now() if deleted else None
         run.save(update_fields=["deleted_at"])
-        audit_record(
+        _run_audit(
             principal=principal,
+            run=run,
             action=audit_actions.RUN_DELETE if deleted else audit_actions.RUN_RESTORE,
-            project=run.project,
-            target_type="run",
-            target_id=run.public_id,
-            target_label=run.label,
         )
     return run
 
@@ -305,14 +302,7 @@ def run_purge_deleted(*, older_than_days: int) -> int:
     purged = 0
     for run in Run.objects.filter(deleted_at__lte=cutoff).select_related("project")[:1000]:
         with transaction.atomic():
-            audit_record(
-                principal=Principal.system(),
-                action=audit_actions.RUN_PURGE,
-                project=run.project,
-                target_type="run",
-                target_id=run.public_id,
-                target_label=run.label,
-            )
+            _run_audit(principal=Principal.system(), run=run, action=audit_actions.RUN_PURGE)
             run.delete()
         purged += 1
     return purged
