@@ -22,6 +22,7 @@ class InProcessScheduler:
     def __init__(self, schedule: dict | None = None, *, tick: float = 1.0):
         self.schedule = schedule if schedule is not None else settings.CELERY_BEAT_SCHEDULE
         self.tick = tick
+        current_app.loader.import_default_modules()  # autodiscovered tasks, once
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -32,7 +33,6 @@ class InProcessScheduler:
             next_runs[name] = now + float(entry["schedule"])
             close_old_connections()
             try:
-                current_app.loader.import_default_modules()  # autodiscovered tasks
                 current_app.tasks[entry["task"]].apply()
             except Exception:
                 logger.exception("periodic job %s failed", name)
