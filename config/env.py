@@ -7,6 +7,7 @@ with an ``ImproperlyConfigured`` that names the variable and says what it expect
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -26,7 +27,9 @@ def env_str(name: str, default: str | None = None) -> str | None:
     return default if value is None else value
 
 
-def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
+def env_int(
+    name: str, default: int, *, minimum: int | None = None, maximum: int | None = None
+) -> int:
     value = _raw(name)
     if value is None:
         return default
@@ -36,6 +39,8 @@ def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
         raise ImproperlyConfigured(f"{name} must be an integer, got {value!r}") from None
     if minimum is not None and number < minimum:
         raise ImproperlyConfigured(f"{name} must be at least {minimum}, got {number}")
+    if maximum is not None and number > maximum:
+        raise ImproperlyConfigured(f"{name} must be at most {maximum}, got {number}")
     return number
 
 
@@ -108,3 +113,39 @@ def env_redis_url(name: str) -> str | None:
     if urlsplit(value).scheme not in {"redis", "rediss"}:
         raise ImproperlyConfigured(f"{name} must start with redis:// or rediss://, got {value!r}")
     return value
+
+
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_PREFIX = re.compile(r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$")
+
+
+def env_artifact_store(name: str, default_root: Path) -> dict:
+    """Where artifacts live: ``{"backend": "s3", "bucket", "prefix"}`` for
+    ``s3://bucket/prefix``, or ``{"backend": "local", "root"}`` for ``file:///path``
+    (the default: ``default_root``)."""
+    value = _raw(name)
+    if value is None:
+        return {"backend": "local", "root": default_root}
+    parts = urlsplit(value)
+    if parts.scheme == "s3":
+        bucket, prefix = parts.netloc, parts.path.strip("/")
+        if not _BUCKET.match(bucket):
+            raise ImproperlyConfigured(
+                f"{name} must name an S3 bucket (3-63 lowercase letters, digits, '.', '-'), "
+                f"e.g. s3://kiroku-artifacts/prod; got {value!r}"
+            )
+        if prefix and (not _PREFIX.match(prefix) or ".." in prefix.split("/")):
+            raise ImproperlyConfigured(
+                f"{name} prefix may hold letters, digits, '.', '_', '-' and '/' only; "
+                f"got {prefix!r}"
+            )
+        return {"backend": "s3", "bucket": bucket, "prefix": prefix}
+    if parts.scheme == "file":
+        if parts.netloc or not parts.path.startswith("/"):
+            raise ImproperlyConfigured(
+                f"{name} for a local folder must look like file:///absolute/path, got {value!r}"
+            )
+        return {"backend": "local", "root": Path(parts.path)}
+    raise ImproperlyConfigured(
+        f"{name} must start with s3:// or file:///, got scheme {parts.scheme or '(none)'!r}"
+    )

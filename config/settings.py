@@ -6,6 +6,7 @@ import secrets
 from pathlib import Path
 
 from config.env import (
+    env_artifact_store,
     env_bool,
     env_database,
     env_int,
@@ -52,6 +53,7 @@ INSTALLED_APPS = [
     "apps.audit",
     "apps.events",
     "apps.runs",
+    "apps.artifacts",
 ]
 
 MIDDLEWARE = [
@@ -138,6 +140,27 @@ SPECTACULAR_SETTINGS = {
 KIROKU_HEARTBEAT_TIMEOUT_SECONDS = env_int("KIROKU_HEARTBEAT_TIMEOUT", 300, minimum=10)
 # Soft-deleted runs and projects are purged after this many days.
 KIROKU_DELETED_RETENTION_DAYS = env_int("KIROKU_DELETED_RETENTION_DAYS", 30, minimum=1)
+MIB = 1024 * 1024
+# Artifacts: where they live (s3://bucket/prefix or file:///path; default var/artifacts),
+# and the limits of an upload.
+KIROKU_ARTIFACT_STORE = env_artifact_store("KIROKU_ARTIFACT_STORE", VAR_DIR / "artifacts")
+# S3 endpoint for S3-compatible stores (MinIO, R2...); boto3 reads credentials itself.
+KIROKU_S3_ENDPOINT_URL = env_str("AWS_ENDPOINT_URL")
+KIROKU_S3_REGION = env_str("AWS_REGION", env_str("AWS_DEFAULT_REGION", "us-east-1"))
+KIROKU_ARTIFACT_MULTIPART_THRESHOLD = env_int(
+    "KIROKU_ARTIFACT_MULTIPART_THRESHOLD", 64 * MIB, minimum=5 * MIB
+)
+KIROKU_ARTIFACT_UPLOAD_EXPIRY_SECONDS = env_int(
+    "KIROKU_ARTIFACT_UPLOAD_EXPIRY", 3600, minimum=60, maximum=604800
+)
+KIROKU_ARTIFACT_DOWNLOAD_EXPIRY_SECONDS = env_int(
+    "KIROKU_ARTIFACT_DOWNLOAD_EXPIRY", 300, minimum=10, maximum=604800
+)
+# Bytes per project, counting pending uploads; 0 means no quota.
+KIROKU_ARTIFACT_QUOTA_BYTES = env_int("KIROKU_ARTIFACT_QUOTA", 0, minimum=0)
+# Uploads still pending after this long are aborted.
+KIROKU_ARTIFACT_PENDING_TTL_SECONDS = env_int("KIROKU_ARTIFACT_PENDING_TTL", 86400, minimum=60)
+
 # Undispatched outbox events older than this are retried by the periodic job.
 KIROKU_OUTBOX_RETRY_AFTER_SECONDS = env_int("KIROKU_OUTBOX_RETRY_AFTER", 30, minimum=1)
 
@@ -155,6 +178,7 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
+    "artifacts.*": {"queue": "maintenance"},
     "events.dispatch": {"queue": "default"},
     "events.retry_undispatched": {"queue": "maintenance"},
     "runs.*": {"queue": "maintenance"},
@@ -168,6 +192,8 @@ CELERY_BEAT_SCHEDULE = {
     "events-retry-undispatched": {"task": "events.retry_undispatched", "schedule": 30.0},
     "runs-purge-deleted": {"task": "runs.purge_deleted", "schedule": 3600.0},
     "projects-purge-deleted": {"task": "projects.purge_deleted", "schedule": 3600.0},
+    "artifacts-abort-stale": {"task": "artifacts.abort_stale_uploads", "schedule": 3600.0},
+    "artifacts-delete-released": {"task": "artifacts.delete_released", "schedule": 600.0},
 }
 
 LOGGING = {

@@ -10,6 +10,8 @@ urlpatterns = [
     path("api/v1/", include("apps.projects.urls")),
     path("api/v1/", include("apps.runs.urls")),
     path("api/v1/", include("apps.audit.urls")),
+    path("api/v1/", include("apps.artifacts.urls")),
+    path("", include("apps.artifacts.store_urls")),
 ]
 
 handler404 = "apps.core.errors.api_not_found"

@@ -60,6 +60,16 @@ def _tasks_in_process():
     app.conf.task_always_eager = before
 
 
+@pytest.fixture(autouse=True)
+def _artifacts_in_tmp(tmp_path):
+    """Artifacts go to a fresh local folder per test (S3 tests switch to moto)."""
+    from django.test import override_settings
+
+    store = {"backend": "local", "root": tmp_path / "artifacts"}
+    with override_settings(KIROKU_ARTIFACT_STORE=store):
+        yield
+
+
 @pytest.fixture
 def project(db, admin, member, viewer):
     from apps.projects.models import Membership, Role

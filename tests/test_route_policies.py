@@ -14,7 +14,12 @@ from rest_framework.views import APIView
 from apps.core.permissions import DenyAll, IsAuthenticatedPrincipal
 
 API_PREFIX = "api/v1/"
-DUMMY_KWARGS = {"slug": "nope", "run_id": "0" * 32, "username": "nobody"}
+DUMMY_KWARGS = {
+    "slug": "nope",
+    "run_id": "0" * 32,
+    "username": "nobody",
+    "artifact_id": "0" * 32,
+}
 _CONVERTER_RE = re.compile(r"<(?:\w+:)?(\w+)>")
 
 # What the README documents; the walk must find at least these (more is fine).
@@ -36,6 +41,11 @@ DOCUMENTED_ROUTES = {
     "api/v1/runs/<str:run_id>/metrics/history",
     "api/v1/projects/<str:slug>/audit",
     "api/v1/projects/<str:slug>/audit/export",
+    "api/v1/runs/<str:run_id>/artifacts",
+    "api/v1/artifacts/<str:artifact_id>",
+    "api/v1/artifacts/<str:artifact_id>/parts",
+    "api/v1/artifacts/<str:artifact_id>/complete",
+    "api/v1/artifacts/<str:artifact_id>/download",
 }
 
 
@@ -165,10 +175,26 @@ def test_anonymous_is_401_before_any_lookup(route, method, django_assert_num_que
 
 @pytest.fixture
 def existing_kwargs(db, project, member):
+    from apps.artifacts.models import Artifact
     from apps.runs.models import Run
 
     run = Run.objects.create(project=project, name="resnet", author=member)
-    return {"slug": project.slug, "run_id": run.public_id, "username": member.username}
+    artifact = Artifact.objects.create(
+        run=run,
+        project=project,
+        path="model.pt",
+        size=1,
+        sha256="0" * 64,
+        content_type="application/octet-stream",
+        storage_key=f"{project.pk}/{run.public_id}/{'1' * 32}",
+        method="put",
+    )
+    return {
+        "slug": project.slug,
+        "run_id": run.public_id,
+        "username": member.username,
+        "artifact_id": artifact.public_id,
+    }
 
 
 @pytest.mark.parametrize(("route", "method"), ROUTE_METHODS, ids=_route_id)

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from apps.accounts.models import User
 from apps.accounts.principal import Principal
+from apps.artifacts.services import artifacts_release_for_project
 from apps.audit import registry as audit_actions
 from apps.audit.services import audit_record
 from apps.core.errors import Conflict, Forbidden, Invalid, not_found
@@ -137,6 +138,7 @@ def project_purge_deleted(*, older_than_days: int) -> int:
                 target_id=project.pk,
                 target_label=project.slug,
             )
+            artifacts_release_for_project(project=project)
             project.delete()
         purged += 1
     return purged

@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.accounts.principal import Principal
+from apps.artifacts.services import artifacts_release_for_run
 from apps.audit import registry as audit_actions
 from apps.audit.services import audit_record
 from apps.core.errors import Conflict, Invalid
@@ -303,6 +304,7 @@ def run_purge_deleted(*, older_than_days: int) -> int:
     for run in Run.objects.filter(deleted_at__lte=cutoff).select_related("project")[:1000]:
         with transaction.atomic():
             _run_audit(principal=Principal.system(), run=run, action=audit_actions.RUN_PURGE)
+            artifacts_release_for_run(run=run)
             run.delete()
         purged += 1
     return purged

@@ -19,7 +19,13 @@ from tests.factories import UserFactory, make_token
 from tests.test_route_policies import api_routes
 
 API = "/api/v1"
-MISSING = {"slug": "nope", "run_id": "0" * 32}
+MISSING = {
+    "slug": "nope",
+    "run_id": "0" * 32,
+    "artifact_id": "0" * 32,
+    "pending_id": "0" * 32,
+    "multipart_id": "0" * 32,
+}
 
 PERSONAS = ("admin", "member", "viewer", "outsider", "service", "other_token", "staff")
 
@@ -41,6 +47,7 @@ class Expect:
 # fmt: off
 #                         needs     admin member viewer outsider service other staff
 READ            = Expect("viewer",  200,  200,   200,   404,     200,    404,  200)
+READ_REDIRECT   = Expect("viewer",  302,  302,   302,   404,     302,    404,  302)
 RUN_CREATE      = Expect("member",  201,  201,   403,   404,     201,    404,  201)
 RUN_WRITE       = Expect("member",  200,  200,   403,   404,     200,    404,  200)
 ADMIN_200       = Expect("admin",   200,  403,   403,   404,     403,    404,  200)
@@ -68,6 +75,7 @@ class Endpoint:
 
 P = "/projects/{slug}"
 R = "/runs/{run_id}"
+A = "/artifacts/{artifact_id}"
 LOG_BODY = {"batch_id": "b-1", "metrics": [{"key": "loss", "value": 0.5, "step": 0}]}
 
 ENDPOINTS = [
@@ -93,6 +101,13 @@ ENDPOINTS = [
     Endpoint("POST", R + "/log", LOG_BODY, RUN_WRITE),
     Endpoint("GET", R + "/metrics", None, READ),
     Endpoint("GET", R + "/metrics/history?key=loss", None, READ),
+    Endpoint("GET", R + "/artifacts", None, READ),
+    Endpoint("POST", R + "/artifacts", {"path": "m.pt", "size": 1, "sha256": "0" * 64}, RUN_CREATE),
+    Endpoint("GET", A, None, READ),
+    Endpoint("DELETE", A, None, ADMIN_204),
+    Endpoint("GET", A + "/download", None, READ_REDIRECT),
+    Endpoint("POST", "/artifacts/{pending_id}/complete", {}, RUN_WRITE),
+    Endpoint("POST", "/artifacts/{multipart_id}/parts", {"sha256": ["0" * 64] * 13}, RUN_WRITE),
     Endpoint("GET", P + "/audit", None, ADMIN_200),
     Endpoint("GET", P + "/audit/export", None, ADMIN_200),
 ]
@@ -105,6 +120,27 @@ def run_id(api_as, member, project) -> str:
     response = api_as(member).post(f"{API}/projects/vision/runs", {"name": "resnet"})
     assert response.status_code == 201
     return response.json()["id"]
+
+
+@pytest.fixture
+def artifact_ids(api_as, member, run_id) -> dict[str, str]:
+    """A complete artifact, a single-PUT one whose bytes are sent but not completed,
+    and a pending multipart one."""
+    from tests.artifacts.helpers import declare, transfer_put, upload
+
+    client = api_as(member)
+    complete = upload(client, run_id, "model.pt", b"weights")
+    pending = declare(client, run_id, "log.txt", b"log").json()
+    transfer_put(pending["upload"]["url"], b"log", pending["upload"]["headers"])
+    multipart = client.post(
+        f"{API}/runs/{run_id}/artifacts",
+        {"path": "big.bin", "size": 100 * 1024 * 1024, "sha256": "0" * 64},
+    ).json()
+    return {
+        "artifact_id": complete["id"],
+        "pending_id": pending["id"],
+        "multipart_id": multipart["id"],
+    }
 
 
 @pytest.fixture
@@ -139,7 +175,7 @@ def _call(client, endpoint: Endpoint, **kwargs: str):
 
 
 @pytest.mark.parametrize(("endpoint", "persona"), CASES, ids=str)
-def test_role_matrix(endpoint, persona, client_for, project, run_id, newcomer):
+def test_role_matrix(endpoint, persona, client_for, project, run_id, artifact_ids, newcomer):
     client = client_for(persona)
     if endpoint.deleted == "project":
         Project.objects.filter(pk=project.pk).update(deleted_at=timezone.now())
@@ -147,7 +183,7 @@ def test_role_matrix(endpoint, persona, client_for, project, run_id, newcomer):
         Run.objects.filter(public_id=run_id).update(deleted_at=timezone.now())
     audit_before = AuditEvent.objects.count()
 
-    response = _call(client, endpoint, slug=project.slug, run_id=run_id)
+    response = _call(client, endpoint, slug=project.slug, run_id=run_id, **artifact_ids)
 
     expected = getattr(endpoint.expect, persona)
     assert response.status_code == expected, response.content
@@ -172,13 +208,15 @@ def test_the_matrix_covers_every_method_of_every_project_and_run_route():
         path = (
             path.split("?")[0].replace("{slug}", "<str:slug>").replace("{run_id}", "<str:run_id>")
         )
+        for name in ("artifact_id", "pending_id", "multipart_id"):
+            path = path.replace("{" + name + "}", "<str:artifact_id>")
         return "api/v1" + path.replace("carol_viewer", "<str:username>")
 
     covered = {(e.method, template(e.path)) for e in ENDPOINTS}
     scoped = {
         (method, route.template)
         for route in api_routes()
-        if route.template.startswith(("api/v1/projects/", "api/v1/runs/"))
+        if route.template.startswith(("api/v1/projects/", "api/v1/runs/", "api/v1/artifacts/"))
         for method in route.methods
         if method not in {"HEAD", "OPTIONS"}
     }
