@@ -204,3 +204,43 @@ def run_id(make_run) -> str:
 
 def points(key: str, steps, value=lambda s: float(s)) -> list[dict]:
     return [{"key": key, "value": value(s), "step": s} for s in steps]
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint():
+    """An S3 server over real HTTP on 127.0.0.1 (moto's server mode), for the session."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3_store(s3_endpoint, monkeypatch):
+    """Artifacts in a fresh bucket of the moto server; returns a boto3 client on it
+    (the test's own view of the bucket) and the bucket name as ``client.bucket``."""
+    import uuid
+
+    import boto3
+    from django.test import override_settings
+
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "kiroku-test",
+        "AWS_SECRET_ACCESS_KEY": "kiroku-test-secret",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    bucket = f"kiroku-{uuid.uuid4().hex[:12]}"
+    client = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
+    client.create_bucket(Bucket=bucket)
+    store = {"backend": "s3", "bucket": bucket, "prefix": "runs"}
+    with override_settings(
+        KIROKU_ARTIFACT_STORE=store,
+        KIROKU_S3_ENDPOINT_URL=s3_endpoint,
+        KIROKU_S3_REGION="us-east-1",
+    ):
+        client.bucket = bucket
+        yield client

@@ -49,7 +49,7 @@ def s3_client(endpoint_url: str | None, region: str) -> Any:
 
 
 def _seconds_until(expires_at: datetime) -> int:
-    return max(1, int((expires_at - timezone.now()).total_seconds()))
+    return max(1, round((expires_at - timezone.now()).total_seconds()))
 
 
 def _error_code(exc: ClientError) -> str:
