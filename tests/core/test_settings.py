@@ -39,6 +39,8 @@ def start_up(tmp_path, **variables) -> subprocess.CompletedProcess:
         ("KIROKU_HEARTBEAT_TIMEOUT", "five", "KIROKU_HEARTBEAT_TIMEOUT must be an integer"),
         ("KIROKU_HEARTBEAT_TIMEOUT", "3", "KIROKU_HEARTBEAT_TIMEOUT must be at least 10"),
         ("KIROKU_DEBUG", "maybe", "KIROKU_DEBUG must be true or false"),
+        ("KIROKU_ARTIFACT_STORE", "gs://b/p", "KIROKU_ARTIFACT_STORE must start with s3://"),
+        ("KIROKU_ARTIFACT_DOWNLOAD_EXPIRY", "999999", "must be at most 604800, got 999999"),
     ],
 )
 def test_malformed_variable_stops_start_up_naming_it(tmp_path, name, value, message):
@@ -90,3 +92,33 @@ def test_env_int_names_the_variable(monkeypatch):
     monkeypatch.setenv("X_N", "1.5")
     with pytest.raises(ImproperlyConfigured, match=r"X_N must be an integer, got '1\.5'"):
         kenv.env_int("X_N", 3)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (
+            "s3://kiroku-artifacts/prod/team-a",
+            {"backend": "s3", "bucket": "kiroku-artifacts", "prefix": "prod/team-a"},
+        ),
+        ("s3://kiroku-artifacts", {"backend": "s3", "bucket": "kiroku-artifacts", "prefix": ""}),
+        ("file:///srv/kiroku", {"backend": "local", "root": Path("/srv/kiroku")}),
+    ],
+)
+def test_the_artifact_store_is_parsed(monkeypatch, value, expected):
+    monkeypatch.setenv("KIROKU_ARTIFACT_STORE", value)
+    assert kenv.env_artifact_store("KIROKU_ARTIFACT_STORE", Path("/default")) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("s3://Bad_Bucket/x", "KIROKU_ARTIFACT_STORE must name an S3 bucket"),
+        ("s3://kiroku/../x", "KIROKU_ARTIFACT_STORE prefix may hold letters"),
+        ("file://relative/x", "KIROKU_ARTIFACT_STORE for a local folder must look like"),
+    ],
+)
+def test_a_malformed_artifact_store_names_the_variable(monkeypatch, value, message):
+    monkeypatch.setenv("KIROKU_ARTIFACT_STORE", value)
+    with pytest.raises(ImproperlyConfigured, match=message):
+        kenv.env_artifact_store("KIROKU_ARTIFACT_STORE", Path("/default"))
