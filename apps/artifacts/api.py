@@ -1,11 +1,11 @@
 from __future__ import annotations
 
 from django.http import HttpResponseRedirect
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 
-from apps.artifacts import selectors, services
+from apps.artifacts import examples, selectors, services
 from apps.artifacts.models import UploadMethod
 from apps.artifacts.output import (
     artifact_out,
@@ -25,7 +25,6 @@ from apps.projects.models import Role
 from apps.runs.selectors import run_get_for_principal
 
 MAX_LISTING_PAGE = 10_000
-SHA = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
 
 
 def _base_url(request) -> str:
@@ -46,18 +45,7 @@ class RunArtifactsApi(KirokuApi):
         operation_id="artifacts_create",
         request=dict,
         responses={201: dict},
-        examples=[
-            OpenApiExample(
-                "declare a file",
-                request_only=True,
-                value={
-                    "path": "models/model.pt",
-                    "size": 4,
-                    "sha256": SHA,
-                    "content_type": "application/octet-stream",
-                },
-            )
-        ],
+        examples=[examples.CREATE_REQUEST, examples.CREATE_RESPONSE],
         description="Declare a file and get where to upload it: one presigned PUT, or "
         "above the multipart threshold a part size and (with `parts_sha256`, or later "
         "from POST /artifacts/{id}/parts) a presigned PUT per part. Send the `headers` "
@@ -91,6 +79,7 @@ class RunArtifactsApi(KirokuApi):
             OpenApiParameter("cursor", str, description="the `next` of the previous page"),
         ],
         responses={200: dict},
+        examples=[examples.LISTING_RESPONSE],
     )
     def get(self, request, run_id: str):
         run = run_get_for_principal(principal=self.principal, run_id=run_id)
@@ -111,7 +100,9 @@ class RunArtifactsApi(KirokuApi):
 
 
 class ArtifactDetailApi(KirokuApi):
-    @extend_schema(operation_id="artifacts_read", responses={200: dict})
+    @extend_schema(
+        operation_id="artifacts_read", responses={200: dict}, examples=[examples.ARTIFACT_RESPONSE]
+    )
     def get(self, request, artifact_id: str):
         artifact = selectors.artifact_get_for_principal(
             principal=self.principal, artifact_id=artifact_id
@@ -136,6 +127,7 @@ class ArtifactPartsApi(KirokuApi):
         operation_id="artifacts_parts",
         request=dict,
         responses={200: dict},
+        examples=[examples.PARTS_REQUEST, examples.PARTS_RESPONSE],
         description="Declare the SHA-256 of every part of a multipart upload and get "
         "presigned PUTs for them (or for `numbers` only). Call again for fresh URLs to "
         "resume an interrupted upload.",
@@ -162,6 +154,7 @@ class ArtifactCompleteApi(KirokuApi):
         operation_id="artifacts_complete",
         request=dict,
         responses={200: dict},
+        examples=[examples.COMPLETE_REQUEST, examples.ARTIFACT_RESPONSE],
         description="Verify the upload (size and SHA-256, per part for multipart) and "
         "mark the artifact complete. Safe to retry. 400 leaves it pending.",
     )
@@ -190,7 +183,8 @@ class ArtifactDownloadApi(KirokuApi):
                 description="serve images, text, CSV and JSON inline (for previews)",
             )
         ],
-        responses={302: None},
+        responses={302: dict},
+        examples=[examples.DOWNLOAD_RESPONSE],
         description="Redirects to a short-lived URL that serves the bytes.",
     )
     def get(self, request, artifact_id: str):

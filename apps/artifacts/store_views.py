@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.http import FileResponse
 from django.utils.http import content_disposition_header
+from drf_spectacular.utils import extend_schema
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -31,6 +32,7 @@ class HasStoreTicket(BasePermission):
         return True
 
 
+@extend_schema(exclude=True)  # a transfer endpoint for presigned-style links, not the API
 class StoreTransferApi(APIView):
     authentication_classes: list = []
     permission_classes = [HasStoreTicket]

@@ -8,7 +8,9 @@ import sys
 import time
 from datetime import timedelta
 
+import httpx
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
@@ -30,7 +32,8 @@ def _eventually(predicate, timeout: float = 30.0) -> bool:
 
 @pytest.fixture
 def celery_worker(tmp_path):
-    """A worker process consuming both queues, on the test database."""
+    """A worker process consuming both queues, on the test database and the test's
+    artifact store."""
     db = connection.settings_dict
     env = {
         **os.environ,
@@ -38,6 +41,12 @@ def celery_worker(tmp_path):
         "REDIS_URL": os.environ["REDIS_URL"],
         "KIROKU_VAR_DIR": str(tmp_path),
     }
+    store = settings.KIROKU_ARTIFACT_STORE
+    if store["backend"] == "s3":
+        env["KIROKU_ARTIFACT_STORE"] = f"s3://{store['bucket']}/{store['prefix']}"
+        env["AWS_ENDPOINT_URL"] = settings.KIROKU_S3_ENDPOINT_URL
+    else:
+        env["KIROKU_ARTIFACT_STORE"] = f"file://{store['root']}"
     app.control.purge()
     log = (tmp_path / "worker.log").open("w")
     worker = subprocess.Popen(
@@ -90,3 +99,23 @@ def test_worker_runs_crash_detection(celery_worker, run_id):
     result = app.send_task("runs.mark_crashed")
     assert result.id
     assert _eventually(lambda: Run.objects.get(public_id=run_id).status == RunStatus.CRASHED)
+
+
+def test_worker_deletes_the_objects_of_a_purged_run(
+    s3_store, celery_worker, as_member, as_admin, run_id
+):
+    from apps.runs.services import run_purge_deleted
+    from tests.artifacts.helpers import declare
+
+    declared = declare(as_member, run_id, "model.pt", b"weights").json()
+    httpx.put(declared["upload"]["url"], content=b"weights", headers=declared["upload"]["headers"])
+    assert as_member.post(f"/api/v1/artifacts/{declared['id']}/complete", {}).status_code == 200
+    as_admin.delete(f"/api/v1/runs/{run_id}")
+    Run.objects.filter(public_id=run_id).update(deleted_at=timezone.now() - timedelta(days=90))
+
+    assert run_purge_deleted(older_than_days=30) == 1
+
+    def bucket_empty() -> bool:
+        return s3_store.list_objects_v2(Bucket=s3_store.bucket).get("KeyCount", 0) == 0
+
+    assert _eventually(bucket_empty)
