@@ -6,6 +6,7 @@
         print(run.name, run.params["lr"], run.metrics["acc"])
     df = api.runs("vision").to_pandas()          # needs pandas
     points = api.run(run_id).history("loss", max_points=500)
+    api.run(run_id).download_artifacts("checkpoints", dir="restore/")
 
 Errors are raised as ``kiroku.errors`` exceptions (AuthError, NotFound, InvalidInput
 for a bad filter, Unreachable when the server keeps failing).
@@ -14,10 +15,12 @@ for a bad filter, Unreachable when the server keeps failing).
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Iterator
 from typing import Any
 
+from kiroku.artifacts.download import DownloadResult, download_artifacts, list_artifacts
 from kiroku.keys import number_decode
 from kiroku.settings import Settings, settings_resolve
 from kiroku.transport import Transport
@@ -197,6 +200,26 @@ class ApiRun:
             ]
             path, params = page.get("next"), None
         return points
+
+    def artifacts(self, path: str | None = None, recursive: bool = True) -> list[dict[str, Any]]:
+        """The run's artifacts under ``path`` (default: all), every page: for each
+        file ``{"type": "file", "path", "name", "id", "size", "sha256", "version",
+        "content_type", "created_at", "completed_at"}`` (the latest complete version
+        per path); with ``recursive=False``, the files and folders (``{"type": "dir",
+        "path", "name", "size", "files"}``) directly in ``path``."""
+        return list_artifacts(self._api, self.data["id"], path, recursive=recursive)
+
+    def download_artifacts(
+        self, path: str | None = None, dir: str | os.PathLike[str] = ".", *, progress: bool = True
+    ) -> DownloadResult:
+        """Download the files under ``path`` (default: all) into ``dir``, each at its
+        path below ``path`` (a ``path`` that names one file: as its basename). Each
+        file is checked against the listing's size and sha256 before it is renamed
+        into place. Names that would land outside ``dir`` (absolute, ``..``, through a
+        symlink...) are refused. Returns a ``DownloadResult``: ``written``, ``refused``
+        and ``failed`` (both logged too), and ``ok``. Raises NotFound when nothing is
+        under ``path``, and the errors of the read API."""
+        return download_artifacts(self._api, self.data["id"], path, dir, progress=progress)
 
     def flat(self) -> dict[str, Any]:
         """One flat row (what ``Runs.to_pandas()`` builds from)."""

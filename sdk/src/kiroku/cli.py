@@ -1,9 +1,10 @@
 """The ``kiroku`` command.
 
 Exit codes: 0 success; 1 failure (server unreachable, not found, a sync that could
-not finish); 2 usage or input error (bad arguments, a filter the server refuses, no
-URL or token configured); 3 authentication (the token is missing, wrong, expired or
-lacks the role); 130 interrupted. Errors are one line on stderr.
+not finish, an artifact download with a refused name or a failed file); 2 usage or
+input error (bad arguments, a filter the server refuses, no URL or token
+configured); 3 authentication (the token is missing, wrong, expired or lacks the
+role); 130 interrupted. Errors are one line on stderr.
 """
 
 from __future__ import annotations
@@ -231,7 +232,8 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--token", help="API token (default: KIROKU_TOKEN, then `kiroku login`)")
     parser = argparse.ArgumentParser(
         prog="kiroku",
-        description="Kiroku's client: log in, upload spooled runs, list and show runs.",
+        description="Kiroku's client: log in, upload spooled runs, list and show runs, "
+        "list and download their artifacts.",
         epilog="Exit codes: 0 ok, 1 failure, 2 usage or input error, 3 authentication.",
     )
     parser.add_argument("--version", action="version", version=f"kiroku {__version__}")
@@ -265,6 +267,11 @@ def build_parser() -> argparse.ArgumentParser:
     status = commands.add_parser("status", parents=[common], help="settings and unsent data")
     status.add_argument("--dir", help="KIROKU_DIR to inspect")
     status.set_defaults(handler=cmd_status)
+
+    # Imported here: cli_artifacts uses this module's helpers.
+    from kiroku.cli_artifacts import add_commands
+
+    add_commands(commands, common)
     return parser
 
 

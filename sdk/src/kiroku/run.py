@@ -6,12 +6,15 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from kiroku import keys, lifecycle
-from kiroku.errors import InvalidInput
+from kiroku.artifacts.files import log_problem
+from kiroku.artifacts.upload import Uploader, not_uploaded_error
+from kiroku.errors import InvalidInput, KirokuError
 from kiroku.report import Reporter
+from kiroku.run_views import Config, Summary, Tags
 from kiroku.sender import Sender
 from kiroku.settings import Settings
 
@@ -19,128 +22,6 @@ logger = logging.getLogger("kiroku")
 FINISH_STATUSES = ("finished", "failed", "killed")
 _KEY_CACHE_LIMIT = 100_000
 _BIG_INT = 2**53
-
-
-class _View(Mapping[str, Any]):
-    """A read-only mapping of what was recorded; subclasses decide how a write travels."""
-
-    def __init__(self, run: Run) -> None:
-        self._run = run
-        self._data: dict[str, Any] = {}
-
-    def __getitem__(self, key: str) -> Any:
-        return self._data[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._data)
-
-    def __len__(self) -> int:
-        return len(self._data)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self._data!r})"
-
-    def update(self, values: Mapping[str, Any] | None = None, /, **more: Any) -> None:
-        for key, value in {**dict(values or {}), **more}.items():
-            self[key] = value
-
-    def as_dict(self) -> dict[str, Any]:
-        return dict(self._data)
-
-    def __setitem__(self, key: str, value: Any) -> None:  # pragma: no cover (abstract)
-        raise NotImplementedError
-
-
-class Config(_View):
-    """``run.config``: the run's params. Nested dicts are recorded as dotted keys
-    (``{"optim": {"lr": 1e-3}}`` → param ``optim.lr``). Params are write-once on the
-    server: setting a recorded key to a different value is reported once and ignored
-    (raises InvalidInput with ``strict=True``)."""
-
-    def __init__(self, run: Run) -> None:
-        super().__init__(run)
-        self._sent: dict[str, str] = {}
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self._record({key: value})
-
-    def update(self, values: Any = None, /, **more: Any) -> None:
-        """Accepts a mapping, an ``argparse.Namespace`` or keywords."""
-        mapping = keys.as_mapping(values) if values is not None else {}
-        self._record({**mapping, **more})
-
-    def _record(self, mapping: Mapping[str, Any]) -> None:
-        clean: dict[str, str] = {}
-        for top, value in mapping.items():
-            if self._prepare(keys.flatten({top: value}), clean):
-                self._data[top] = value
-        if clean:
-            self._run._meta("params", clean)
-
-    def _prepare(self, flat: Mapping[str, Any], clean: dict[str, str]) -> bool:
-        """Adds the new valid params of ``flat`` to ``clean``; False when any was
-        refused (invalid, or a change to a write-once param)."""
-        accepted = True
-        for raw_key, raw_value in flat.items():
-            key, problem = keys.key_clean(raw_key)
-            text = None
-            if key is not None:
-                text, problem = keys.text_value(raw_value, max_length=keys.MAX_PARAM_VALUE_LENGTH)
-            if problem or key is None or text is None:
-                self._run._problem(f"param:{raw_key!r}", f"config key {raw_key!r}: {problem}")
-                accepted = False
-                continue
-            previous = self._sent.get(key)
-            if previous is not None and previous != text:
-                self._run._problem(
-                    f"param-change:{key}",
-                    f"config {key!r} is already {previous!r}; params are write-once, so "
-                    f"{text!r} is ignored (record a new key, a tag or a summary value instead)",
-                )
-                accepted = False
-                continue
-            if previous is None:
-                self._sent[key] = text
-                clean[key] = text
-        return accepted
-
-    def _seed(self, params: Mapping[str, str]) -> None:
-        """What the server already holds (a resumed run), so changes are caught here."""
-        self._sent.update(params)
-
-
-class Tags(_View):
-    """``run.tags``: text labels; a later value replaces the earlier one."""
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        clean, problem = keys.key_clean(key)
-        text = None
-        if clean is not None:
-            text, problem = keys.text_value(value, max_length=keys.MAX_TAG_VALUE_LENGTH)
-        if clean is None or text is None:
-            self._run._problem(f"tag:{key!r}", f"tag {key!r}: {problem}")
-            return
-        self._data[clean] = text
-        self._run._meta("tags", {clean: text})
-
-    def __delitem__(self, key: str) -> None:
-        raise TypeError("tags cannot be removed from a script; remove them in the portal or API")
-
-
-class Summary(_View):
-    """``run.summary``: any JSON value per key (best accuracy, final loss...); a later
-    value replaces the earlier one. Non-finite floats are sent as "NaN"/"Infinity"."""
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        clean, problem = keys.key_clean(key)
-        json_value = None
-        if clean is not None:
-            json_value, problem = keys.summary_value(value)
-        if clean is None or problem is not None:
-            self._run._problem(f"summary:{key!r}", f"summary {key!r}: {problem}")
-            return
-        self._data[clean] = value
-        self._run._meta("summary", {clean: json_value})
 
 
 class Run:
@@ -192,6 +73,7 @@ class Run:
         self._exit_status: str | None = None  # set by the SIGTERM handler / excepthook
         self._closers: list[Any] = []  # capture helpers to stop at finish()
         self._hasher: Any = None  # kiroku.capture.DatasetHasher, when datasets are hashed
+        self._uploader: Uploader | None = None  # made by the first log_artifact()
 
     def __repr__(self) -> str:
         return (
@@ -318,6 +200,43 @@ class Run:
         if self._hasher is not None and self._accepting:
             self._hasher.submit(clean, os.fspath(path), self._dataset_hashed)
 
+    def log_artifact(self, path: str | os.PathLike[str], name: str | None = None) -> None:
+        """Upload a file, or every file under a directory, as artifacts of this run.
+
+        A file is stored as ``name`` (default: its basename); a directory's files as
+        ``<name or the directory's name>/<path below it>`` (symlinks pointing outside
+        it are skipped, symlinked directories not followed). Logging a path again makes
+        a new version. Returns at once: files are hashed and uploaded in the background
+        (read them there, so leave them unchanged until ``finish()``, which waits for
+        the uploads within its timeout). A failed upload is reported, and raised only
+        by ``finish()`` with ``strict=True``.
+
+        Records nothing in ``offline`` and ``disabled`` mode (warned once; ``kiroku
+        sync`` does not upload artifacts). A path that does not exist or a ``name`` the
+        server would refuse is reported and ignored (InvalidInput with ``strict=True``);
+        files below a directory whose names it would refuse are skipped and reported.
+        """
+        if self.mode != "online":
+            self._reporter.once(
+                "artifact-mode",
+                f"log_artifact() records nothing in {self.mode} mode (artifacts are only "
+                "uploaded online)",
+            )
+            return
+        if not self._accepting:
+            if self._finished:
+                self._problem("artifact-after-finish", "log_artifact() after finish() is ignored")
+            return
+        problem = log_problem(path, name)
+        if problem is not None:
+            self._problem(f"artifact:{os.fspath(path)!r}", problem)
+            return
+        if self._uploader is None:
+            self._uploader = Uploader(
+                settings=self.settings, reporter=self._reporter, run_id=lambda: self.id
+            )
+        self._uploader.submit(os.fspath(path), name)
+
     def _dataset_hashed(self, dataset: dict[str, Any]) -> None:
         known = ("name", "uri", "digest", "size", "file_count", "source")
         item = {k: dataset[k] for k in known if dataset.get(k) is not None}
@@ -341,7 +260,11 @@ class Run:
         """End the run as ``finished``, ``failed`` or ``killed``: stop the capture
         helpers, deliver what is queued and then the finish, waiting at most
         ``timeout`` seconds (default ``settings.finish_timeout``). What is not delivered
-        by then stays in the spool for ``kiroku sync``. Calling it again does nothing."""
+        by then stays in the spool for ``kiroku sync``. Artifact uploads are waited
+        for first (up to ``settings.artifact_timeout``, or within ``timeout`` when it is
+        given); one not done in time is reported (raised, as the KirokuError of the
+        first such file, with ``strict=True``, once the run has ended). Calling it
+        again does nothing."""
         status = status.lower()
         if status not in FINISH_STATUSES:
             raise ValueError(f"status must be one of {', '.join(FINISH_STATUSES)}; got {status!r}")
@@ -352,6 +275,7 @@ class Run:
             self._accepting = False
             return
         lifecycle.unregister(self)
+        capped = timeout is not None
         timeout = self.settings.finish_timeout if timeout is None else timeout
         deadline = time.monotonic() + timeout
         for closer in self._closers:
@@ -361,11 +285,25 @@ class Run:
                 logger.debug("kiroku: closing a capture helper failed", exc_info=True)
         self._accepting = False
         self.status = status.upper()
+        not_uploaded: list[tuple[str, KirokuError]] = []
+        if self._uploader is not None:
+            # Before the finish, which goes last; the sender keeps sending meanwhile.
+            # With a timeout given (or on SIGTERM) some of it is kept for what is left
+            # and the finish; otherwise uploads get artifact_timeout and the sender
+            # then its own finish_timeout.
+            if capped:
+                left = max(0.0, deadline - time.monotonic())
+                not_uploaded = self._uploader.close(left - min(5.0, left / 4))
+            else:
+                not_uploaded = self._uploader.close(self.settings.artifact_timeout)
+                deadline = time.monotonic() + timeout
         if self._sender is not None:
             body = {"status": status, "ended_at": time.time()}
             self._sender.close(body, max(0.0, deadline - time.monotonic()))
         if (line := self._reporter.summary()) is not None:
             logger.warning("kiroku: %s", line)
+        if not_uploaded and self.strict:
+            raise not_uploaded_error(not_uploaded)
 
     def __enter__(self) -> Run:
         return self

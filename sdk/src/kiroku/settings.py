@@ -53,6 +53,9 @@ class Settings:
     spool_after: float = 10.0
     # finish() waits at most this long for the upload, then leaves the rest spooled.
     finish_timeout: float = 60.0
+    # Before that, finish() waits at most this long for artifact uploads (large models
+    # take a while); an explicit finish(timeout=...) or SIGTERM caps it.
+    artifact_timeout: float = 3600.0
     # On SIGTERM, finishing waits at most this long: schedulers (SLURM, Kubernetes)
     # send SIGKILL about 30 s after SIGTERM, and the program's own handlers need time.
     sigterm_timeout: float = 20.0

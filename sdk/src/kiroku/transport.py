@@ -131,7 +131,7 @@ class Transport:
             return Reply(None, message=f"cannot reach {self.settings.url}: {exc}", refused=refused)
         except httpx.TransportError as exc:
             return Reply(None, message=f"cannot reach {self.settings.url}: {exc}")
-        return _reply(response)
+        return response_reply(response)
 
     def call(
         self,
@@ -167,7 +167,8 @@ class Transport:
             attempt += 1
 
 
-def _reply(response: httpx.Response) -> Reply:
+def response_reply(response: httpx.Response) -> Reply:
+    """An API answer as a Reply: its JSON, or the error body's code, message and field."""
     try:
         data = response.json() if response.content else None
     except ValueError:

@@ -1,0 +1,396 @@
+"""Uploading a run's artifacts in the background (``Run.log_artifact``).
+
+``log_artifact()`` only checks its arguments and queues a job; daemon threads do the
+rest. File workers list a directory, hash each file (sha256, 1 MiB at a time),
+declare it (``POST /runs/{id}/artifacts``), upload it (one PUT of the whole file, or
+a multipart upload: see ``multipart``) and complete it
+(``POST /artifacts/{id}/complete``). Parts run on a pool of their own, so a file
+worker waiting for its parts never holds up the parts themselves.
+
+Every thread has its own clients: a ``Transport`` for the API (with the token) and a
+storage client, which never carries the token (a storage URL is its own credential).
+Transient failures (network errors, timeouts, 408, 429, 5xx) are retried with
+backoff, never sooner than ``Retry-After``, until ``close()`` gives up. A single PUT
+refused with 403 cannot get a fresh URL without declaring a new version, so it is
+retried a few times and then reported.
+
+Daemon threads rather than ``concurrent.futures``: an executor's threads are joined
+at interpreter exit before ``atexit`` runs ``finish()``, so a stuck upload would hang
+the exit with no timeout.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import mimetypes
+import os
+import queue
+import re
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from kiroku.artifacts.files import LocalFile, collect_files, file_sha256
+from kiroku.artifacts.multipart import upload_parts
+from kiroku.artifacts.storage import (
+    MAX_REFUSED_PUTS,
+    Failed,
+    SourceError,
+    Stopped,
+    absolute_url,
+    storage_client,
+    storage_put,
+)
+from kiroku.errors import InvalidInput, KirokuError, Unreachable
+from kiroku.keys import RUN_ID_RE
+from kiroku.progress import ProgressLine
+from kiroku.report import Reporter
+from kiroku.settings import Settings
+from kiroku.transport import Reply, Transport, backoff_delay
+
+logger = logging.getLogger("kiroku")
+
+FILE_WORKERS = 4
+PART_WORKERS = 4
+PROGRESS_BYTES = 64 * 1024 * 1024  # finish() waiting on this much shows a progress line
+_LATE = "not uploaded before finish() gave up (pass a larger timeout)"
+_MEDIA_TYPE = re.compile(r"^[A-Za-z0-9][\w!#$&^.+-]{0,126}/[A-Za-z0-9][\w!#$&^.+-]{0,126}$", re.A)
+
+
+def not_uploaded_error(failures: list[tuple[str, KirokuError]]) -> KirokuError:
+    """What ``finish()`` raises with ``strict=True`` when files were not uploaded: the
+    first failure's kind of error, with a message that counts them all."""
+    name, first = failures[0]
+    return type(first)(
+        f"{len(failures)} artifact file(s) not uploaded; {name!r}: {first.message}",
+        status=first.status,
+        code=first.code,
+        field=first.field,
+    )
+
+
+def _lower_thread_priority() -> None:
+    """Hashing competes with the data loader for CPU. On Linux a thread has its own
+    nice value, so raise only this one's (elsewhere the call would reach the whole
+    process, or another one: leave it), as the dataset hasher does."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+
+
+class _Clients(threading.local):
+    """Each worker thread's own API transport and storage client, made on first use."""
+
+    transport: Transport | None = None
+    storage: httpx.Client | None = None
+
+
+class Uploader:
+    """The upload queue of one run. ``run_id()`` gives the server's run id, or None
+    while the run is not created yet (uploads wait for it until ``close()``)."""
+
+    def __init__(
+        self, *, settings: Settings, reporter: Reporter, run_id: Callable[[], str | None]
+    ) -> None:
+        self.settings = settings
+        self._reporter = reporter
+        self._run_id = run_id
+        self._files: queue.Queue[Callable[[], None] | None] = queue.Queue()
+        self._parts: queue.Queue[Callable[[], None] | None] = queue.Queue()
+        self._clients = _Clients()
+        self._stop = threading.Event()
+        self._idle = threading.Condition()
+        self._active: dict[int, str] = {}  # queued or running jobs: id → what they upload
+        self._next_job = 0
+        self._failures: list[tuple[str, KirokuError]] = []
+        self._total_bytes = 0
+        self._sent_bytes = 0
+        self._started = False
+        self._closed = False
+
+    # -- called from the training thread ---------------------------------------------
+
+    def submit(self, path: str, name: str | None) -> None:
+        """Queue ``path`` (a file or a directory) for upload; returns at once."""
+        if self._closed:
+            return
+        if not self._started:
+            self._start()
+        self._queue(self._files, path, lambda: self._scan(path, name))
+
+    def close(self, timeout: float) -> list[tuple[str, KirokuError]]:
+        """Wait at most ``timeout`` seconds for every queued and running upload, then
+        stop the rest. Returns ``(artifact path, error)`` for each file not uploaded,
+        also reported (once, as an error) through the run's reporter. A second call
+        returns ``[]``."""
+        if self._closed:
+            return []
+        self._closed = True
+        deadline = time.monotonic() + max(0.0, timeout)
+        progress = None
+        if self._active and self._total_bytes >= PROGRESS_BYTES:
+            progress = ProgressLine("kiroku: uploading artifacts", self._total_bytes, unit="bytes")
+        with self._idle:
+            while self._active and time.monotonic() < deadline:
+                self._idle.wait(min(0.25, max(0.0, deadline - time.monotonic())))
+                if progress is not None:
+                    progress.update(self._sent_bytes, total=self._total_bytes)
+        with self._idle:  # no job is queued behind the workers' stop marks
+            self._stop.set()
+            for _ in range(FILE_WORKERS):
+                self._files.put(None)
+            for _ in range(PART_WORKERS):
+                self._parts.put(None)
+        with self._idle:  # a moment for queued jobs to drop out and requests to stop
+            end = time.monotonic() + 1.0
+            while self._active and time.monotonic() < end:
+                self._idle.wait(0.05)
+            failures = self._failures + [
+                (what, Unreachable(_LATE)) for what in self._active.values()
+            ]
+        if progress is not None:
+            progress.update(self._sent_bytes, total=self._total_bytes)
+            progress.close()
+        if failures:
+            shown = "; ".join(f"{what}: {error.message}" for what, error in failures[:5])
+            more = f" (and {len(failures) - 5} more)" if len(failures) > 5 else ""
+            self._reporter.once(
+                "artifacts-not-uploaded",
+                f"{len(failures)} artifact file(s) not uploaded: {shown}{more}",
+                level=logging.ERROR,
+            )
+        return failures
+
+    # -- for the jobs (multipart's too) ------------------------------------------------
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def stopped(self) -> Failed:
+        return Failed(Unreachable(_LATE))
+
+    def queue_part(self, job: Callable[[], None]) -> None:
+        """Run ``job`` on a part worker. It must not raise, and must not wait for
+        other part jobs. Once stopping, it runs here (and fails at once), since the
+        part workers may be gone."""
+        with self._idle:
+            if not self._stop.is_set():
+                self._parts.put(job)
+                return
+        job()
+
+    def call(self, method: str, path: str, body: Any) -> Any:
+        """An API call's JSON, retrying transient failures until ``close()`` stops.
+        Raises Failed for a refusal (with the server's message) or when stopped."""
+        attempt = 0
+        while True:
+            if self._stop.is_set():
+                raise self.stopped()
+            reply = self._transport().request(method, path, body=body)
+            if reply.ok:
+                return reply.data
+            if not reply.transient:
+                error = reply.error()
+                error.message = reply.describe()
+                raise Failed(error)
+            self.backoff(attempt, reply)
+            attempt += 1
+
+    def backoff(self, attempt: int, reply: Reply) -> None:
+        """Sleep before retry ``attempt`` (0-based); raises Failed when stopped."""
+        delay = backoff_delay(
+            attempt,
+            base=self.settings.backoff_base,
+            maximum=self.settings.backoff_max,
+            retry_after=reply.retry_after,
+        )
+        logger.debug("kiroku: artifact upload: %s; retrying in %.1fs", reply.describe(), delay)
+        if self._stop.wait(delay):
+            raise self.stopped()
+
+    def put(
+        self, url: str, headers: dict[str, str], path: str, offset: int, length: int
+    ) -> tuple[Reply, str | None]:
+        """One PUT of a file's bytes to a storage URL from the server: see
+        ``storage_put``. Raises Failed when the file cannot be read or when stopped."""
+        try:
+            return storage_put(
+                self._storage(),
+                absolute_url(self.settings.url, url),
+                headers,
+                path,
+                offset,
+                length,
+                on_bytes=self._count,
+                should_stop=self._stop.is_set,
+            )
+        except Stopped:
+            raise self.stopped() from None
+        except SourceError as exc:
+            raise Failed(InvalidInput(str(exc))) from exc
+
+    # -- the workers -----------------------------------------------------------------
+
+    def _start(self) -> None:
+        self._started = True
+        for index in range(FILE_WORKERS + PART_WORKERS):
+            jobs = self._files if index < FILE_WORKERS else self._parts
+            threading.Thread(
+                target=self._work, args=(jobs,), name=f"kiroku-artifacts-{index}", daemon=True
+            ).start()
+
+    def _work(self, jobs: queue.Queue[Callable[[], None] | None]) -> None:
+        _lower_thread_priority()
+        try:
+            while (job := jobs.get()) is not None:
+                job()
+        finally:
+            if self._clients.transport is not None:
+                self._clients.transport.close()
+            if self._clients.storage is not None:
+                self._clients.storage.close()
+
+    def _queue(self, jobs: queue.Queue, what: str, work: Callable[[], None]) -> None:
+        """Queue a job that counts as pending (for ``close()``) until it has run."""
+        job_id = -1
+
+        def run() -> None:
+            try:
+                work()
+            except Failed as failed:
+                self._fail(what, failed.error)
+            except Exception as exc:  # a bug must not kill the worker and its queue
+                logger.error("kiroku: internal error uploading %s", what, exc_info=True)
+                self._fail(what, KirokuError(f"internal error: {exc!r}"))
+            finally:
+                with self._idle:
+                    self._active.pop(job_id, None)
+                    self._idle.notify_all()
+
+        # Under the lock close() holds to stop: no job lands behind the workers' stop marks.
+        with self._idle:
+            if self._stop.is_set():
+                self._failures.append((what, Unreachable(_LATE)))
+                return
+            job_id = self._next_job
+            self._next_job += 1
+            self._active[job_id] = what
+            jobs.put(run)
+
+    def _fail(self, what: str, error: KirokuError) -> None:
+        with self._idle:
+            self._failures.append((what, error))
+        if not self._stop.is_set():  # once stopping, close() lists them all
+            self._reporter.once(
+                "artifact-failed",
+                f"artifact {what!r} not uploaded: {error.message} (further failures are "
+                "listed at finish())",
+            )
+
+    def _count(self, sent: int) -> None:
+        with self._idle:
+            self._sent_bytes += sent
+
+    def _transport(self) -> Transport:
+        if self._clients.transport is None:
+            self._clients.transport = Transport(self.settings)
+        return self._clients.transport
+
+    def _storage(self) -> httpx.Client:
+        if self._clients.storage is None:
+            self._clients.storage = storage_client(self.settings)
+        return self._clients.storage
+
+    # -- one path, one file -------------------------------------------------------------
+
+    def _scan(self, path: str, name: str | None) -> None:
+        def skipped(where: str, why: str) -> None:
+            self._reporter.once("artifact-skipped", f"log_artifact({path!r}) skips {where}: {why}")
+
+        try:
+            files = collect_files(path, name, skipped)
+        except OSError as exc:
+            raise Failed(InvalidInput(f"cannot read {path}: {exc}")) from exc
+        for file in files:
+            if self._stop.is_set():
+                raise self.stopped()
+            with self._idle:
+                self._total_bytes += file.size
+            self._queue(self._files, file.name, lambda file=file: self._upload(file))
+
+    def _upload(self, file: LocalFile) -> None:
+        if self._stop.is_set():
+            raise self.stopped()
+        try:
+            sha256, size = file_sha256(file.path, self._stop.is_set)
+        except InterruptedError:
+            raise self.stopped() from None
+        except OSError as exc:
+            raise Failed(InvalidInput(f"cannot read {file.path}: {exc}")) from exc
+        with self._idle:
+            self._total_bytes += size - file.size  # it changed since it was listed
+        run_id = self._wait_run_id()
+        body: dict[str, Any] = {"path": file.name, "size": size, "sha256": sha256}
+        content_type = mimetypes.guess_type(file.name)[0]
+        if content_type and _MEDIA_TYPE.match(content_type):  # else the server's default
+            body["content_type"] = content_type
+        # A declaration whose answer was lost and is sent again leaves a pending
+        # version behind that is never completed, so never listed.
+        answer = self.call("POST", f"/runs/{run_id}/artifacts", body)
+        try:
+            artifact_id, upload = str(answer["id"]), answer["upload"]
+            if not RUN_ID_RE.match(artifact_id):
+                raise ValueError(f"artifact id {artifact_id!r}")
+            if upload["method"] == "put":
+                self._put_whole(file, size, upload)
+                done: dict[str, Any] = {}
+            elif upload["method"] == "multipart":
+                done = {"parts": upload_parts(self, artifact_id, file, size, upload)}
+            else:
+                raise ValueError(f"upload method {upload['method']!r}")
+        except (KeyError, TypeError, ValueError) as exc:
+            raise Failed(InvalidInput(f"unexpected answer from the server: {exc!r}")) from exc
+        try:
+            self.call("POST", f"/artifacts/{artifact_id}/complete", done)
+        except Failed as failed:
+            if failed.error.code in ("checksum_mismatch", "size_mismatch"):
+                failed.error.message += f" ({file.path} changed while it was uploaded?)"
+            raise
+
+    def _wait_run_id(self) -> str:
+        while True:
+            run_id = self._run_id()
+            if run_id:
+                return run_id
+            if self._stop.wait(0.2):
+                raise Failed(
+                    Unreachable("the run was never created on the server, so nothing was uploaded")
+                )
+
+    def _put_whole(self, file: LocalFile, size: int, upload: dict[str, Any]) -> None:
+        url, headers = str(upload["url"]), dict(upload.get("headers") or {})
+        attempt = refused = 0
+        while True:
+            reply, _etag = self.put(url, headers, file.path, 0, size)
+            if reply.ok:
+                return
+            if reply.status == 403:
+                refused += 1
+                if refused >= MAX_REFUSED_PUTS:
+                    raise Failed(
+                        InvalidInput(
+                            f"the storage refused the upload ({reply.describe()}); its URL may "
+                            "have expired: log the file again",
+                            status=403,
+                        )
+                    )
+            elif not reply.transient:
+                raise Failed(InvalidInput(f"the storage refused the upload ({reply.describe()})"))
+            self.backoff(attempt, reply)
+            attempt += 1
