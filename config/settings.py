@@ -54,16 +54,20 @@ INSTALLED_APPS = [
     "apps.events",
     "apps.runs",
     "apps.artifacts",
+    "django_htmx",
+    "apps.portal",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -102,13 +106,35 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns when it is missing
+STATICFILES_FINDERS = [
+    "django.contrib.staticfiles.finders.FileSystemFinder",
+    "django.contrib.staticfiles.finders.AppDirectoriesFinder",
+    # plotly.min.js from the installed plotly package: no CDN, the portal works offline.
+    "apps.portal.staticfiles.PlotlyFinder",
+]
+# WhiteNoise serves static files in every process, from the finders until
+# `collectstatic` has filled STATIC_ROOT.
+WHITENOISE_USE_FINDERS = True
+
+LOGIN_URL = "portal:login"
+LOGIN_REDIRECT_URL = "portal:projects"
+LOGOUT_REDIRECT_URL = "portal:login"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
 
 # The API takes a request body of at most 4 MiB (ingestion's documented limit)
 # plus room for the JSON envelope.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 4 * 1024 * 1024 + 64 * 1024
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["apps.accounts.authentication.BearerTokenAuthentication"],
+    # Scripts use bearer tokens; the portal's pages read the API with their session
+    # (CSRF-checked for writes). The first class decides the 401's WWW-Authenticate.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "apps.accounts.authentication.BearerTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
     # Fail closed: a view that does not declare its permission policy serves nobody.
     "DEFAULT_PERMISSION_CLASSES": ["apps.core.permissions.DenyAll"],
     "DEFAULT_RENDERER_CLASSES": ["apps.core.renderers.StrictJSONRenderer"],

@@ -12,6 +12,7 @@ urlpatterns = [
     path("api/v1/", include("apps.audit.urls")),
     path("api/v1/", include("apps.artifacts.urls")),
     path("", include("apps.artifacts.store_urls")),
+    path("", include("apps.portal.urls")),
 ]
 
 handler404 = "apps.core.errors.api_not_found"

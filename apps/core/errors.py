@@ -13,7 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
 
@@ -128,10 +129,19 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     return Response(body, status=status, headers=headers)
 
 
-def api_not_found(request, exception=None) -> JsonResponse:
-    return JsonResponse(NotFound("not found").as_dict(), status=404)
+def _is_api(request) -> bool:
+    return request.path.startswith("/api/")
 
 
-def api_server_error(request) -> JsonResponse:
-    body = {"error": {"code": "server_error", "message": "internal error", "field": None}}
-    return JsonResponse(body, status=500)
+def api_not_found(request, exception=None) -> HttpResponse:
+    """JSON for the API, the portal's page for everything else."""
+    if _is_api(request):
+        return JsonResponse(NotFound("not found").as_dict(), status=404)
+    return defaults.page_not_found(request, exception)
+
+
+def api_server_error(request) -> HttpResponse:
+    if _is_api(request):
+        body = {"error": {"code": "server_error", "message": "internal error", "field": None}}
+        return JsonResponse(body, status=500)
+    return defaults.server_error(request)

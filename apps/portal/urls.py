@@ -1,0 +1,25 @@
+from django.urls import path
+from django.views.generic import RedirectView
+
+from apps.portal.views.account import SignInView, SignOutView, TokensView
+from apps.portal.views.compare import CompareView
+from apps.portal.views.project_settings import ProjectSettingsView
+from apps.portal.views.projects import ProjectListView
+from apps.portal.views.run_page import RunPageView
+from apps.portal.views.runs_table import ColumnKeysView, RunsTableView, SavedViewsView
+
+app_name = "portal"
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="portal:projects"), name="home"),
+    path("login", SignInView.as_view(), name="login"),
+    path("logout", SignOutView.as_view(), name="logout"),
+    path("tokens", TokensView.as_view(), name="tokens"),
+    path("projects", ProjectListView.as_view(), name="projects"),
+    path("projects/<slug:slug>", RunsTableView.as_view(), name="runs"),
+    path("projects/<slug:slug>/columns", ColumnKeysView.as_view(), name="column-keys"),
+    path("projects/<slug:slug>/views", SavedViewsView.as_view(), name="saved-views"),
+    path("projects/<slug:slug>/compare", CompareView.as_view(), name="compare"),
+    path("projects/<slug:slug>/settings", ProjectSettingsView.as_view(), name="settings"),
+    path("projects/<slug:slug>/runs/<str:run_id>", RunPageView.as_view(), name="run"),
+]

@@ -1,0 +1,68 @@
+"""The portal's base view: every page declares who may open it.
+
+``access`` is ``ANYONE`` (the sign-in page), ``SIGNED_IN`` (any signed-in user) or a
+project ``Role``: the page then takes the project from the URL's ``slug``, resolved
+once through the same selector as the API, so the same rules decide. A project or
+run the user may not read is a 404 page, one they may read but not change a 403.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.views import View
+
+from apps.accounts.principal import Principal
+from apps.core.errors import Forbidden, NotFound
+from apps.projects.models import Project, Role
+from apps.projects.selectors import project_get_for_principal
+
+ANYONE = "anyone"
+SIGNED_IN = "signed-in"
+
+
+def portal_principal(request: HttpRequest) -> Principal:
+    """The signed-in user acting through the portal. Never the system principal:
+    callers have checked that someone is signed in."""
+    if not request.user.is_authenticated:
+        raise PermissionDenied("sign in first")
+    meta = request.META
+    return Principal(
+        user=request.user,
+        ip=meta.get("REMOTE_ADDR") or None,
+        user_agent=(meta.get("HTTP_USER_AGENT") or "")[:500],
+    )
+
+
+class PortalView(View):
+    access: str | Role | None = None
+    project: Project
+    principal: Principal
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if self.access is None:
+            raise ImproperlyConfigured(
+                f"{type(self).__name__} must declare access (ANYONE, SIGNED_IN or a Role)"
+            )
+        if self.access != ANYONE:
+            if not request.user.is_authenticated:
+                return redirect_to_login(request.get_full_path())
+            self.principal = portal_principal(request)
+        try:
+            if isinstance(self.access, Role):
+                self.project = project_get_for_principal(
+                    principal=self.principal, slug=kwargs["slug"], needed=self.access
+                )
+            return super().dispatch(request, *args, **kwargs)
+        except NotFound as exc:
+            raise Http404(exc.message) from None
+        except Forbidden as exc:
+            raise PermissionDenied(exc.message) from None
+
+    def role(self) -> Role | None:
+        from apps.projects.access import role_for
+
+        return role_for(self.principal, self.project)

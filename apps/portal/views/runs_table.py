@@ -1,0 +1,235 @@
+"""A project's runs table: search, sort, pages, chosen columns, saved views, and the
+selection that opens the compare page."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.contrib import messages
+from django.db.models import Q
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+
+from apps.accounts.services import token_create
+from apps.core.errors import Conflict, Invalid
+from apps.portal.models import ColumnChoice, SavedView
+from apps.portal.services import column_choice_save, saved_view_create, saved_view_delete
+from apps.portal.views.base import PortalView
+from apps.projects.models import Role
+from apps.runs import search, selectors
+from apps.runs.columns import Columns, columns_parse, columns_prefetch
+from apps.runs.models import MetricSummary, Param, Run, Tag
+from apps.runs.search import SearchSyntaxError
+
+PAGE_SIZE = 50
+DEFAULT_METRIC_COLUMNS = 5
+DEFAULT_PARAM_COLUMNS = 3
+CHOOSER_LIMIT = 100
+FIXED_SORTS = {"name": "Name", "status": "Status", "author": "Author", "created": "Created",
+               "duration": "Duration"}  # fmt: skip
+KINDS = (("params", Param), ("metrics", MetricSummary), ("tags", Tag))
+
+
+def columns_text(columns: Columns) -> str:
+    return ",".join(
+        f"{kind}.{key}" for kind in ("params", "metrics", "tags") for key in getattr(columns, kind)
+    )
+
+
+def _default_columns(project) -> Columns:
+    """The newest run's first metrics and params: cheap, and usually what matters."""
+    newest = Run.objects.filter(project=project, deleted_at__isnull=True).order_by("-pk").first()
+    if newest is None:
+        return Columns()
+    metrics = MetricSummary.objects.filter(run=newest).order_by("key").values_list("key", flat=True)
+    params = Param.objects.filter(run=newest).order_by("key").values_list("key", flat=True)
+    return Columns(
+        params=list(params[:DEFAULT_PARAM_COLUMNS]),
+        metrics=list(metrics[:DEFAULT_METRIC_COLUMNS]),
+    )
+
+
+@dataclass
+class Column:
+    kind: str  # params, metrics, tags
+    key: str
+    sort: str  # the order_by identifier
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind[:-1]}.{self.key}" if self.kind != "metrics" else self.key
+
+
+@dataclass
+class Table:
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    columns: list[Column] = field(default_factory=list)
+    next_cursor: str | None = None
+    error: str | None = None
+    error_field: str | None = None
+
+
+def _order_toggle(current: str, identifier: str) -> str:
+    """Clicking a header sorts by it, descending first; clicking again flips it."""
+    if current.strip() == f"{identifier} DESC":
+        return f"{identifier} ASC"
+    return f"{identifier} DESC"
+
+
+class RunsTableView(PortalView):
+    access = Role.VIEWER
+
+    def get(self, request, slug: str) -> HttpResponse:
+        query = request.GET
+        saved = None
+        if query.get("view"):
+            saved = SavedView.objects.filter(project=self.project, pk=_int(query["view"])).first()
+            if saved is None:
+                raise Http404("no such saved view")
+        filter_text = query.get("filter", saved.filter if saved else "")
+        order_by = query.get("order_by", saved.order_by if saved else "")
+        table = Table()
+        columns = self._columns(request, saved, table)
+        table.columns = [
+            Column(kind, key, f"{kind}.`{key}`")
+            for kind in ("metrics", "params", "tags")
+            for key in getattr(columns, kind)
+        ]
+        try:
+            runs, table.next_cursor = search.runs_search(
+                queryset=selectors.run_list_for_project(project=self.project),
+                filter=filter_text,
+                order_by=order_by,
+                page_size=PAGE_SIZE,
+                cursor=query.get("cursor") or None,
+            )
+        except SearchSyntaxError as exc:
+            runs, table.error, table.error_field = [], exc.message, exc.field
+        except Invalid as exc:
+            runs, table.error, table.error_field = [], exc.message, exc.field
+        selectors.runs_attach_listing(runs=runs, project=self.project)
+        chosen = columns_prefetch(runs, columns)
+        table.rows = [{"run": run, **chosen.for_run(run)} for run in runs]
+        base_query = {"filter": filter_text, "order_by": order_by, "columns": columns_text(columns)}
+        context = {
+            "project": self.project,
+            "role": self.role(),
+            "table": table,
+            "filter": filter_text,
+            "order_by": order_by,
+            "columns": columns_text(columns),
+            "saved": saved,
+            "saved_views": SavedView.objects.filter(project=self.project),
+            "sorts": [
+                (identifier, label, _order_toggle(order_by, identifier))
+                for identifier, label in FIXED_SORTS.items()
+            ],
+            "column_sorts": [(c, _order_toggle(order_by, c.sort)) for c in table.columns],
+            "base_query": base_query,
+            "server_url": request.build_absolute_uri("/").rstrip("/"),
+            "has_runs": bool(runs)
+            or bool(filter_text)
+            or Run.objects.filter(project=self.project, deleted_at__isnull=True).exists(),
+        }
+        template = "portal/_runs_table.html" if request.htmx else "portal/runs.html"
+        # htmx swaps only 2xx answers: the inline error is a 200 there.
+        status = 400 if table.error and not request.htmx else 200
+        return render(request, template, context, status=status)
+
+    def _columns(self, request, saved: SavedView | None, table: Table) -> Columns:
+        raw = request.GET.get("columns")
+        if raw is not None:
+            try:
+                columns = columns_parse(raw) or Columns()
+            except Invalid as exc:
+                table.error, table.error_field = exc.message, exc.field
+                return Columns()
+            column_choice_save(principal=self.principal, project=self.project, columns=raw)
+            return columns
+        if saved is not None:
+            return columns_parse(saved.columns) or Columns()
+        remembered = ColumnChoice.objects.filter(user=request.user, project=self.project).first()
+        if remembered is not None:
+            return columns_parse(remembered.columns) or Columns()
+        return _default_columns(self.project)
+
+    def post(self, request, slug: str) -> HttpResponse:
+        """The empty state's "make me a token" button: a personal token for the
+        snippet, shown once."""
+        created = token_create(
+            principal=self.principal, owner=request.user, name=f"SDK snippet for {slug}"
+        )
+        context = {
+            "project": self.project,
+            "snippet_token": created.secret,
+            "server_url": request.build_absolute_uri("/").rstrip("/"),
+        }
+        return render(request, "portal/_snippet.html", context)
+
+
+class ColumnKeysView(PortalView):
+    """The column chooser's list: keys of params, metrics and tags in the project that
+    contain ``q``, at most CHOOSER_LIMIT of each kind."""
+
+    access = Role.VIEWER
+
+    def get(self, request, slug: str) -> HttpResponse:
+        needle = request.GET.get("q", "").strip()[:250]
+        chosen = set(filter(None, request.GET.get("columns", "").split(",")))
+        groups = []
+        for kind, model in KINDS:
+            keys = model.objects.filter(run__project=self.project, run__deleted_at__isnull=True)
+            if needle:
+                keys = keys.filter(Q(key__icontains=needle))
+            found = list(
+                keys.order_by("key").values_list("key", flat=True).distinct()[: CHOOSER_LIMIT + 1]
+            )
+            groups.append(
+                {
+                    "kind": kind,
+                    "keys": [(key, f"{kind}.{key}" in chosen) for key in found[:CHOOSER_LIMIT]],
+                    "more": len(found) > CHOOSER_LIMIT,
+                }
+            )
+        return render(request, "portal/_column_keys.html", {"groups": groups, "q": needle})
+
+
+class SavedViewsView(PortalView):
+    """Save the current filter, sort and columns under a name (members), or delete a
+    saved view (its creator or an admin)."""
+
+    access = Role.VIEWER
+
+    def post(self, request, slug: str) -> HttpResponse:
+        url = reverse("portal:runs", kwargs={"slug": slug})
+        if "delete" in request.POST:
+            view = SavedView.objects.filter(
+                project=self.project, pk=_int(request.POST["delete"])
+            ).first()
+            if view is None:
+                raise Http404("no such saved view")
+            saved_view_delete(principal=self.principal, view=view)
+            messages.success(request, f"View “{view.name}” deleted.")
+            return redirect(url)
+        try:
+            view = saved_view_create(
+                principal=self.principal,
+                project=self.project,
+                name=request.POST.get("name", ""),
+                filter=request.POST.get("filter", ""),
+                order_by=request.POST.get("order_by", ""),
+                columns=request.POST.get("columns", ""),
+            )
+        except (Invalid, Conflict) as exc:
+            messages.error(request, f"The view was not saved: {exc.message}")
+            return redirect(url)
+        return redirect(f"{url}?view={view.pk}")
+
+
+def _int(value: str) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise Http404("not found") from None
