@@ -32,7 +32,7 @@ from kiroku.progress import ProgressLine
 from kiroku.report import Reporter
 from kiroku.settings import Settings
 from kiroku.spool import Spool, SpoolBusy
-from kiroku.transport import Transport, backoff_delay
+from kiroku.transport import Transport, retry_delay
 
 logger = logging.getLogger("kiroku")
 
@@ -300,12 +300,7 @@ class Sender:
             return
         self._failing_since = self._failing_since or now
         self._failed_while_stopping = self._stopping
-        self._retry_at = now + backoff_delay(
-            self._attempt,
-            base=self.settings.backoff_base,
-            maximum=self.settings.backoff_max,
-            retry_after=outcome.reply.retry_after,
-        )
+        self._retry_at = now + retry_delay(self.settings, self._attempt, outcome.reply)
         self._attempt += 1
         # While finishing, a refused connection (nothing listens) is not worth waiting
         # out spool_after for: the spool keeps everything. A 429 or 503 is retried.

@@ -19,7 +19,7 @@ from kiroku.report import Reporter
 from kiroku.run import Run
 from kiroku.sender import Sender
 from kiroku.settings import Settings, settings_resolve
-from kiroku.transport import Transport, backoff_delay
+from kiroku.transport import Transport, retry_delay
 
 try:  # built alongside this module; guarded so the core works without it
     from kiroku import capture as _capture
@@ -291,12 +291,7 @@ def _create_online(
             return answer
         if outcome.halt:
             raise outcome.reply.error()
-        delay = backoff_delay(
-            attempt,
-            base=settings.backoff_base,
-            maximum=settings.backoff_max,
-            retry_after=outcome.reply.retry_after,
-        )
+        delay = retry_delay(settings, attempt, outcome.reply)
         # Nothing listening (refused twice) is not worth waiting out the deadline for.
         gave_up = outcome.reply.refused and attempt >= 1
         if gave_up or time.monotonic() + delay > deadline:

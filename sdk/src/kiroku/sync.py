@@ -25,7 +25,7 @@ from kiroku.spool import (
     spool_read,
     synced_prune,
 )
-from kiroku.transport import Transport, backoff_delay, json_bytes
+from kiroku.transport import Transport, json_bytes, retry_delay
 
 MAX_ATTEMPTS = 6  # per record; transient failures beyond that stop this file's sync
 
@@ -114,14 +114,7 @@ def _deliver_all(
                 outcome = deliverer.deliver(record, run_id)
                 if outcome.done or outcome.halt or attempt + 1 >= MAX_ATTEMPTS:
                     break
-                time.sleep(
-                    backoff_delay(
-                        attempt,
-                        base=transport.settings.backoff_base,
-                        maximum=transport.settings.backoff_max,
-                        retry_after=outcome.reply.retry_after,
-                    )
-                )
+                time.sleep(retry_delay(transport.settings, attempt, outcome.reply))
                 attempt += 1
             if not outcome.done:
                 result.error = outcome.reply.describe()

@@ -89,6 +89,16 @@ def backoff_delay(
     return delay
 
 
+def retry_delay(settings: Settings, attempt: int, reply: Reply) -> float:
+    """``backoff_delay`` with the settings' base and maximum and the reply's Retry-After."""
+    return backoff_delay(
+        attempt,
+        base=settings.backoff_base,
+        maximum=settings.backoff_max,
+        retry_after=reply.retry_after,
+    )
+
+
 class Transport:
     """An HTTP client for one server and token. Not shared between threads."""
 
@@ -155,12 +165,7 @@ class Transport:
                 return reply.data
             if not reply.transient or (reply.refused and attempt >= 1):
                 raise reply.error()
-            delay = backoff_delay(
-                attempt,
-                base=self.settings.backoff_base,
-                maximum=self.settings.backoff_max,
-                retry_after=reply.retry_after,
-            )
+            delay = retry_delay(self.settings, attempt, reply)
             if time.monotonic() + delay > deadline:
                 raise reply.error()
             time.sleep(delay)

@@ -32,7 +32,7 @@ import httpx
 from kiroku.artifacts.storage import absolute_url, answer_reply, error_body, storage_client
 from kiroku.errors import InvalidInput, KirokuError, NotFound
 from kiroku.progress import ProgressLine
-from kiroku.transport import Reply, backoff_delay, response_reply
+from kiroku.transport import Reply, response_reply, retry_delay
 from kiroku.version import __version__
 
 if TYPE_CHECKING:
@@ -281,12 +281,7 @@ class _Downloader:
                     temp.unlink()
             if not retry or attempt + 1 >= MAX_ATTEMPTS:
                 raise reply.error()
-            delay = backoff_delay(
-                attempt,
-                base=self.settings.backoff_base,
-                maximum=self.settings.backoff_max,
-                retry_after=reply.retry_after,
-            )
+            delay = retry_delay(self.settings, attempt, reply)
             logger.debug("kiroku: downloading %r: %s; retrying", entry["path"], reply.describe())
             time.sleep(delay)
             attempt += 1

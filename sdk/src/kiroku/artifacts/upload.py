@@ -51,7 +51,7 @@ from kiroku.keys import RUN_ID_RE
 from kiroku.progress import ProgressLine
 from kiroku.report import Reporter
 from kiroku.settings import Settings
-from kiroku.transport import Reply, Transport, backoff_delay
+from kiroku.transport import Reply, Transport, retry_delay
 
 logger = logging.getLogger("kiroku")
 
@@ -204,12 +204,7 @@ class Uploader:
 
     def backoff(self, attempt: int, reply: Reply) -> None:
         """Sleep before retry ``attempt`` (0-based); raises Failed when stopped."""
-        delay = backoff_delay(
-            attempt,
-            base=self.settings.backoff_base,
-            maximum=self.settings.backoff_max,
-            retry_after=reply.retry_after,
-        )
+        delay = retry_delay(self.settings, attempt, reply)
         logger.debug("kiroku: artifact upload: %s; retrying in %.1fs", reply.describe(), delay)
         if self._stop.wait(delay):
             raise self.stopped()
