@@ -1,16 +1,185 @@
-"""The compare page for 2 to 20 runs (being built)."""
+"""The compare page: 2 to 20 runs of one project side by side.
+
+The runs table's selection opens it as ``compare?runs=ID&runs=ID…``. The page's data
+(the runs, every param and every metric's last value) is read in three queries
+whatever the number of runs and keys, and embedded with ``json_script``; the metric
+overlays fetch each run's downsampled history from the API as they scroll into view.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
 from django.http import HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 
+from apps.core.floats import float_out
 from apps.portal.views.base import PortalView
-from apps.projects.models import Role
+from apps.projects.models import Project, Role
+from apps.runs.models import MetricSummary, Param, Run
+from apps.runs.selectors import run_list_for_project
+
+MIN_RUNS = 2
+MAX_RUNS = 20
+SHOWN_ID_LENGTH = 40  # an unknown id is echoed back, cut to this length
+# One colour per run, in the order the runs were chosen; every chart uses them.
+PALETTE = (
+    "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
+    "#7f7f7f", "#bcbd22", "#17becf", "#393b79", "#637939", "#8c6d31", "#843c39",
+    "#7b4173", "#3182bd", "#e6550d", "#31a354", "#756bb1", "#636363",
+)  # fmt: skip
+
+
+class CompareError(Exception):
+    """A selection the page cannot show; the message says what to fix."""
+
+
+def compare_run_ids(raw: list[str]) -> list[str]:
+    """The chosen ids, stripped, blanks dropped, each once, in the order given.
+    Raises CompareError when there are fewer than MIN_RUNS or more than MAX_RUNS."""
+    ids = list(dict.fromkeys(value.strip() for value in raw if value.strip()))
+    if len(ids) < MIN_RUNS:
+        raise CompareError(
+            f"Choose at least {MIN_RUNS} runs to compare; this link names {len(ids)}. "
+            "Select them in the runs table."
+        )
+    if len(ids) > MAX_RUNS:
+        raise CompareError(
+            f"At most {MAX_RUNS} runs can be compared at once; this link names {len(ids)}. "
+            f"Select {MAX_RUNS} or fewer."
+        )
+    return ids
+
+
+def compare_runs_get(*, project: Project, ids: list[str]) -> list[Run]:
+    """The project's live runs with these public ids, in the order of ``ids``.
+    Raises CompareError naming the ids that are not live runs of this project, with
+    one message for "missing", "deleted" and "in another project" alike."""
+    found = {
+        run.public_id: run
+        for run in run_list_for_project(project=project)
+        .filter(public_id__in=ids)
+        .only("pk", "public_id", "name", "status", "project_id")
+    }
+    missing = [run_id for run_id in ids if run_id not in found]
+    if missing:
+        shown = ", ".join(f"“{run_id[:SHOWN_ID_LENGTH]}”" for run_id in missing)
+        noun = "Run" if len(missing) == 1 else "Runs"
+        raise CompareError(f"{noun} {shown} not found in this project.")
+    return [found[run_id] for run_id in ids]
+
+
+@dataclass
+class ParamRow:
+    key: str
+    values: list[str | None]  # one per run; None where the run has no such param
+    numbers: list[float | None] | None  # the values as numbers when every run has one
+    differs: bool
+
+
+def param_rows(runs: list[Run]) -> list[ParamRow]:
+    """One row per param key of any of the runs (one query), sorted by key. A run
+    without the param differs from a run with it."""
+    column = {run.pk: index for index, run in enumerate(runs)}
+    values: dict[str, list[str | None]] = {}
+    numbers: dict[str, list[float | None]] = {}
+    rows = Param.objects.filter(run_id__in=column).values_list(
+        "run_id", "key", "value", "value_num"
+    )
+    for run_pk, key, value, value_num in rows:
+        values.setdefault(key, [None] * len(runs))[column[run_pk]] = value
+        numbers.setdefault(key, [None] * len(runs))[column[run_pk]] = value_num
+    result = []
+    for key in sorted(values):
+        numeric = numbers[key]
+        result.append(
+            ParamRow(
+                key=key,
+                values=values[key],
+                numbers=numeric if None not in numeric else None,
+                differs=len(set(values[key])) > 1,
+            )
+        )
+    return result
+
+
+def metric_last_values(runs: list[Run]) -> dict[str, list[float | str | None]]:
+    """Each metric key of any of the runs (one query), sorted, with each run's last
+    value: None where the run never logged the key, "NaN"/"Infinity"/"-Infinity"
+    spelled out as the API spells them."""
+    column = {run.pk: index for index, run in enumerate(runs)}
+    last: dict[str, list[float | str | None]] = {}
+    rows = MetricSummary.objects.filter(run_id__in=column).values_list("run_id", "key", "last")
+    for run_pk, key, value in rows:
+        # A summary row whose last value is NULL holds a NaN (see MetricSummary).
+        last.setdefault(key, [None] * len(runs))[column[run_pk]] = (
+            "NaN" if value is None else float_out(value)
+        )
+    return {key: last[key] for key in sorted(last)}
+
+
+def compare_data(*, project: Project, runs: list[Run], params: list[ParamRow]) -> dict[str, Any]:
+    """What compare.js draws, embedded in the page with json_script."""
+    last = metric_last_values(runs)
+    return {
+        "runs": [
+            {
+                "id": run.public_id,
+                "name": run.name,
+                "label": run.label,
+                "status": run.status,
+                "color": PALETTE[index],
+                "url": reverse(
+                    "portal:run", kwargs={"slug": project.slug, "run_id": run.public_id}
+                ),
+                "history_url": reverse("run-metric-history", kwargs={"run_id": run.public_id}),
+            }
+            for index, run in enumerate(runs)
+        ],
+        "metric_keys": list(last),
+        "last": last,
+        # Only params that differ make an axis of the parallel-coordinates plot.
+        "differing_params": [
+            {"key": row.key, "values": row.values, "numbers": row.numbers}
+            for row in params
+            if row.differs
+        ],
+    }
 
 
 class CompareView(PortalView):
     access = Role.VIEWER
 
     def get(self, request, slug: str) -> HttpResponse:
-        return render(request, "portal/compare.html", {"project": self.project})
+        context: dict[str, Any] = {"project": self.project}
+        try:
+            ids = compare_run_ids(request.GET.getlist("runs"))
+            runs = compare_runs_get(project=self.project, ids=ids)
+        except CompareError as exc:
+            context["error"] = str(exc)
+            return render(request, "portal/compare.html", context, status=400)
+        params = param_rows(runs)
+        data = compare_data(project=self.project, runs=runs, params=params)
+        context.update(
+            {
+                "runs": [
+                    {
+                        "run": run,
+                        "color": PALETTE[index],
+                        "without": urlencode(
+                            [("runs", other) for other in ids if other != ids[index]]
+                        ),
+                    }
+                    for index, run in enumerate(runs)
+                ],
+                "can_remove": len(runs) > MIN_RUNS,
+                "params": params,
+                "differing": sum(1 for row in params if row.differs),
+                "metric_keys": data["metric_keys"],
+                "data": data,
+            }
+        )
+        return render(request, "portal/compare.html", context)

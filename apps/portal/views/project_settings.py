@@ -1,16 +1,163 @@
-"""Project settings for admins (being built)."""
+"""Project settings for admins: the project's name and description, its members
+and their roles, its service tokens, and the places where share links, the audit log
+and integrations will go.
+
+Every form posts here with an ``action``; each calls the same service as the API.
+A success redirects back with a message (POST/redirect/GET), except a new service
+token, whose secret is shown on the answer to the POST itself because it is never
+stored. A refusal (the last admin, a taken username, a bad name) is shown inline next
+to its form, with the service's status code.
+"""
 
 from __future__ import annotations
 
-from django.http import HttpResponse
-from django.shortcuts import render
+from collections.abc import Callable
+from typing import Any
 
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+
+from apps.accounts.models import ApiToken, TokenKind
+from apps.accounts.services import CreatedToken, token_create, token_revoke
+from apps.core.errors import Forbidden, Invalid, KirokuError, NotFound
 from apps.portal.views.base import PortalView
 from apps.projects.models import Role
+from apps.projects.selectors import member_list
+from apps.projects.services import member_add, member_remove, member_role_change, project_update
+
+TOKEN_ROLES = (Role.VIEWER, Role.MEMBER)
+
+
+def _role(value: str | None, allowed: tuple[Role, ...] = tuple(Role)) -> Role:
+    role = Role.parse(value or "")
+    if role is None or role not in allowed:
+        names = ", ".join(r.label for r in allowed)
+        raise Invalid(f"choose a role: {names}", field="role")
+    return role
 
 
 class ProjectSettingsView(PortalView):
     access = Role.ADMIN
 
     def get(self, request, slug: str) -> HttpResponse:
-        return render(request, "portal/settings.html", {"project": self.project})
+        return self._page(request)
+
+    def post(self, request, slug: str) -> HttpResponse:
+        action = request.POST.get("action", "")
+        handler = self.HANDLERS.get(action)
+        if handler is None:
+            return self._page(request, errors={"form": f"unknown action '{action}'"}, status=400)
+        try:
+            return handler(self, request)
+        except Forbidden as exc:
+            raise PermissionDenied(exc.message) from None
+        except KirokuError as exc:
+            return self._page(request, errors={action: exc.message}, status=exc.status)
+
+    def _page(
+        self,
+        request,
+        *,
+        errors: dict[str, str] | None = None,
+        created: CreatedToken | None = None,
+        status: int = 200,
+    ) -> HttpResponse:
+        tokens = list(
+            ApiToken.objects.filter(project=self.project, kind=TokenKind.SERVICE)
+            .select_related("user")
+            .order_by("-created_at", "-pk")
+        )
+        for token in tokens:
+            token.role_label = Role(token.role).label
+        context: dict[str, Any] = {
+            "project": self.project,
+            "members": member_list(project=self.project),
+            "tokens": tokens,
+            "roles": [role.label for role in Role],
+            "token_roles": [role.label for role in TOKEN_ROLES],
+            "created": created,
+            "created_role": Role(created.token.role).label if created else None,
+            "errors": errors or {},
+            # What was typed, so a refused form keeps it (only on a refusal).
+            "form": request.POST if errors else {},
+            "now": timezone.now(),
+        }
+        return render(request, "portal/settings.html", context, status=status)
+
+    def _back(self, section: str) -> HttpResponse:
+        return redirect(reverse("portal:settings", kwargs={"slug": self.project.slug}) + section)
+
+    def _project(self, request) -> HttpResponse:
+        description = request.POST.get("description", "").replace("\r\n", "\n")
+        project_update(
+            principal=self.principal,
+            project=self.project,
+            name=request.POST.get("name", ""),
+            description=description,
+        )
+        messages.success(request, "Project details saved.")
+        return self._back("#project")
+
+    def _member_add(self, request) -> HttpResponse:
+        username = request.POST.get("username", "").strip()
+        role = _role(request.POST.get("role"))
+        member_add(principal=self.principal, project=self.project, username=username, role=role)
+        messages.success(request, f"{username} added as {role.label}.")
+        return self._back("#members")
+
+    def _member_role(self, request) -> HttpResponse:
+        username = request.POST.get("username", "")
+        role = _role(request.POST.get("role"))
+        member_role_change(
+            principal=self.principal, project=self.project, username=username, role=role
+        )
+        if username == request.user.username and role < Role.ADMIN:
+            messages.success(request, f"You are now {role.label} in {self.project.name}.")
+            return redirect("portal:runs", slug=self.project.slug)
+        messages.success(request, f"{username} is now {role.label}.")
+        return self._back("#members")
+
+    def _member_remove(self, request) -> HttpResponse:
+        username = request.POST.get("username", "")
+        member_remove(principal=self.principal, project=self.project, username=username)
+        if username == request.user.username:
+            messages.success(request, f"You left {self.project.name}.")
+            return redirect("portal:projects")
+        messages.success(request, f"{username} removed from the project.")
+        return self._back("#members")
+
+    def _token_create(self, request) -> HttpResponse:
+        created = token_create(
+            principal=self.principal,
+            owner=request.user,
+            name=request.POST.get("name", ""),
+            project=self.project,
+            role=_role(request.POST.get("role"), TOKEN_ROLES),
+        )
+        return self._page(request, created=created)
+
+    def _token_revoke(self, request) -> HttpResponse:
+        raw = request.POST.get("token", "")
+        token = None
+        if raw.isascii() and raw.isdigit() and len(raw) <= 18:
+            token = ApiToken.objects.filter(
+                pk=int(raw), project=self.project, kind=TokenKind.SERVICE
+            ).first()
+        if token is None:
+            raise NotFound("token not found")
+        token_revoke(principal=self.principal, token=token)
+        messages.success(request, f"Token “{token.name}” revoked.")
+        return self._back("#tokens")
+
+    HANDLERS: dict[str, Callable[[ProjectSettingsView, Any], HttpResponse]] = {
+        "project": _project,
+        "member_add": _member_add,
+        "member_role": _member_role,
+        "member_remove": _member_remove,
+        "token_create": _token_create,
+        "token_revoke": _token_revoke,
+    }

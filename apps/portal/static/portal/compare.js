@@ -1,0 +1,259 @@
+// The compare page: metric overlays drawn as they scroll into view, the "only
+// differing" toggle of the parameter table, the chosen metric's bars and the
+// parallel-coordinates plot. The data comes from the page (json_script, see
+// apps/portal/views/compare.py); histories from the JSON API with the session.
+//
+// Run names, keys and param values are user text: they reach the DOM through
+// textContent only, and plotly (which reads HTML-like tags in names, titles and
+// tick labels) gets them through esc().
+(function () {
+  "use strict";
+  const dataNode = document.getElementById("compare-data");
+  if (!dataNode) return;
+  const data = JSON.parse(dataNode.textContent);
+  const runs = data.runs;
+  const MAX_POINTS = 1000;
+  const MAX_AXES = 15; // parameter axes in the parallel plot; more is unreadable
+  const CONFIG = { responsive: true, displaylogo: false };
+
+  // Numeric entities: plotly decodes those, but not &quot; or &apos;.
+  const ENTITIES = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&#34;", "'": "&#39;" };
+  function esc(text) {
+    return String(text).replace(/[&<>"']/g, (c) => ENTITIES[c]);
+  }
+
+  // The API spells non-finite values "NaN", "Infinity", "-Infinity"; a chart
+  // leaves a gap there.
+  function finite(value) {
+    return typeof value === "number" && Number.isFinite(value) ? value : null;
+  }
+
+  function shown(value) {
+    if (value === null || value === undefined) return "not logged";
+    return typeof value === "number" ? String(Number(value.toPrecision(6))) : String(value);
+  }
+
+  function hasPlotly() {
+    return typeof window.Plotly !== "undefined";
+  }
+
+  function say(element, text, className) {
+    const p = document.createElement("p");
+    p.className = className || "muted";
+    p.textContent = text;
+    element.replaceChildren(p);
+  }
+
+  // ---- metric overlays ---------------------------------------------------
+  const withKey = {}; // key -> indexes of the runs that logged it
+  for (const key of data.metric_keys) {
+    withKey[key] = runs.map((_, i) => i).filter((i) => data.last[key][i] !== null);
+  }
+
+  async function history(run, key) {
+    const url = `${run.history_url}?key=${encodeURIComponent(key)}&max_points=${MAX_POINTS}`;
+    const response = await fetch(url, {
+      credentials: "same-origin",
+      headers: { Accept: "application/json" },
+    });
+    if (!response.ok) throw new Error(`${response.status} for run ${run.id}`);
+    return response.json();
+  }
+
+  async function drawOverlay(chart) {
+    const key = chart.dataset.key;
+    const plot = chart.querySelector(".plot");
+    const members = withKey[key] || [];
+    plot.setAttribute("aria-busy", "true");
+    try {
+      const bodies = await Promise.all(members.map((i) => history(runs[i], key)));
+      const traces = bodies.map((body, n) => {
+        const run = runs[members[n]];
+        return {
+          type: "scatter",
+          mode: "lines",
+          x: body.results.map((p) => p.step),
+          y: body.results.map((p) => finite(p.value)),
+          name: esc(run.label),
+          line: { color: run.color, width: 1.5 },
+        };
+      });
+      if (!hasPlotly()) throw new Error("plotly.js did not load");
+      await Plotly.newPlot(
+        plot,
+        traces,
+        {
+          height: 300,
+          margin: { l: 50, r: 10, t: 10, b: 40 },
+          xaxis: { title: { text: "step" } },
+          // The colours are named once, in the list of runs at the top.
+          showlegend: false,
+        },
+        CONFIG,
+      );
+      plot.classList.add("rendered");
+      plot.dataset.traces = String(traces.length);
+      if (members.length < runs.length) {
+        const note = document.createElement("p");
+        note.className = "help";
+        note.textContent = `${members.length} of ${runs.length} runs logged this metric.`;
+        chart.appendChild(note);
+      }
+    } catch (error) {
+      say(plot, `This chart could not be drawn: ${error.message}`, "error");
+    } finally {
+      plot.removeAttribute("aria-busy");
+    }
+  }
+
+  const charts = Array.from(document.querySelectorAll("#overlays .chart[data-key]"));
+  if ("IntersectionObserver" in window) {
+    const observer = new IntersectionObserver(
+      (entries) => {
+        for (const entry of entries) {
+          if (!entry.isIntersecting) continue;
+          observer.unobserve(entry.target);
+          drawOverlay(entry.target);
+        }
+      },
+      { rootMargin: "200px 0px" },
+    );
+    charts.forEach((chart) => observer.observe(chart));
+  } else {
+    charts.forEach(drawOverlay);
+  }
+
+  const keySearch = document.getElementById("key-search");
+  const keyCount = document.getElementById("key-count");
+  if (keySearch) {
+    keySearch.addEventListener("input", () => {
+      const needle = keySearch.value.trim().toLowerCase();
+      let visible = 0;
+      for (const chart of charts) {
+        const match = !needle || chart.dataset.key.toLowerCase().includes(needle);
+        chart.hidden = !match;
+        if (match) visible += 1;
+      }
+      keyCount.textContent = needle
+        ? `${visible} of ${charts.length} metric keys match.`
+        : `${charts.length} metric keys.`;
+    });
+  }
+
+  // ---- parameter table ---------------------------------------------------
+  const onlyDiffering = document.getElementById("only-differing");
+  const paramTable = document.getElementById("param-diff");
+  if (onlyDiffering && paramTable) {
+    const apply = () => paramTable.classList.toggle("only-differing", onlyDiffering.checked);
+    onlyDiffering.addEventListener("change", apply);
+    apply(); // the browser may restore the box checked
+  }
+
+  // ---- the chosen metric: bars and parallel coordinates ------------------
+  const choice = document.getElementById("metric-choice");
+  const bars = document.getElementById("summary-bars");
+  const parallel = document.getElementById("parallel");
+  const parallelNote = document.getElementById("parallel-note");
+
+  function drawBars(key) {
+    const values = data.last[key];
+    Plotly.react(
+      bars,
+      [
+        {
+          type: "bar",
+          x: runs.map((run) => esc(run.label)),
+          y: values.map(finite),
+          marker: { color: runs.map((run) => run.color) },
+          hovertext: runs.map((run, i) => `${esc(run.label)}: ${esc(shown(values[i]))}`),
+          hoverinfo: "text",
+        },
+      ],
+      {
+        height: 340,
+        margin: { l: 60, r: 10, t: 10, b: 90 },
+        xaxis: { type: "category", automargin: true },
+        yaxis: { title: { text: esc(key) }, automargin: true },
+      },
+      CONFIG,
+    ).then(() => {
+      bars.classList.add("rendered");
+      bars.dataset.traces = "1";
+    });
+  }
+
+  function categorical(values) {
+    const labels = values.map((v) => (v === null ? "—" : v));
+    const distinct = Array.from(new Set(labels)).sort((a, b) =>
+      a.localeCompare(b, undefined, { numeric: true }),
+    );
+    const index = new Map(distinct.map((label, i) => [label, i]));
+    return {
+      values: labels.map((label) => index.get(label)),
+      tickvals: distinct.map((_, i) => i),
+      // Parcoords draws tick labels as plain text (d3), unlike its axis labels.
+      ticktext: distinct.map((label) => (label.length > 30 ? `${label.slice(0, 29)}…` : label)),
+    };
+  }
+
+  function drawParallel(key) {
+    const metric = key ? data.last[key].map(finite) : null;
+    // A run without a finite value of the metric has no place on its axis.
+    const kept = runs.map((_, i) => i).filter((i) => !metric || metric[i] !== null);
+    const notes = [];
+    if (metric && kept.length < runs.length) {
+      notes.push(`${runs.length - kept.length} run(s) without a finite ${key} are left out.`);
+    }
+    const params = data.differing_params.slice(0, MAX_AXES);
+    if (data.differing_params.length > MAX_AXES) {
+      notes.push(
+        `Showing the first ${MAX_AXES} of ${data.differing_params.length} differing parameters.`,
+      );
+    }
+    if (!data.differing_params.length) notes.push("No parameter differs between these runs.");
+    const dimensions = params.map((param) => {
+      const label = esc(param.key.length > 30 ? `${param.key.slice(0, 29)}…` : param.key);
+      if (param.numbers) return { label, values: kept.map((i) => param.numbers[i]) };
+      return { label, ...categorical(kept.map((i) => param.values[i])) };
+    });
+    const line = {};
+    if (metric && kept.length) {
+      const values = kept.map((i) => metric[i]);
+      dimensions.push({ label: esc(key), values });
+      line.color = values;
+      line.colorscale = "Viridis";
+      line.showscale = true;
+      line.colorbar = { title: { text: esc(key) } };
+    }
+    parallelNote.textContent = notes.join(" ");
+    if (!dimensions.length || !kept.length) {
+      parallel.classList.remove("rendered");
+      Plotly.purge(parallel);
+      say(parallel, "Nothing to plot: the runs share every parameter and have no metric.");
+      return;
+    }
+    if (!parallel.querySelector(".plot-container")) parallel.replaceChildren();
+    Plotly.react(
+      parallel,
+      [{ type: "parcoords", line, dimensions }],
+      { height: 340, margin: { l: 60, r: 60, t: 50, b: 20 } },
+      CONFIG,
+    ).then(
+      () => parallel.classList.add("rendered"),
+      (error) => say(parallel, `The plot could not be drawn: ${error.message}`, "error"),
+    );
+  }
+
+  function drawChosen() {
+    const key = choice ? choice.value : null;
+    if (!hasPlotly()) {
+      say(bars, "The charts could not load (plotly.js is missing).", "error");
+      return;
+    }
+    if (key) drawBars(key);
+    drawParallel(key);
+  }
+
+  if (choice) choice.addEventListener("change", drawChosen);
+  if (bars && parallel) drawChosen();
+})();
