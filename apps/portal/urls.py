@@ -5,7 +5,7 @@ from apps.portal.views.account import SignInView, SignOutView, TokensView
 from apps.portal.views.compare import CompareView
 from apps.portal.views.project_settings import ProjectSettingsView
 from apps.portal.views.projects import ProjectListView
-from apps.portal.views.run_page import RunPageView
+from apps.portal.views.run import RunArtifactsView, RunNotesView, RunPageView, RunStatusView
 from apps.portal.views.runs_table import ColumnKeysView, RunsTableView, SavedViewsView
 
 app_name = "portal"
@@ -22,4 +22,13 @@ urlpatterns = [
     path("projects/<slug:slug>/compare", CompareView.as_view(), name="compare"),
     path("projects/<slug:slug>/settings", ProjectSettingsView.as_view(), name="settings"),
     path("projects/<slug:slug>/runs/<str:run_id>", RunPageView.as_view(), name="run"),
+    path(
+        "projects/<slug:slug>/runs/<str:run_id>/status", RunStatusView.as_view(), name="run-status"
+    ),
+    path("projects/<slug:slug>/runs/<str:run_id>/notes", RunNotesView.as_view(), name="run-notes"),
+    path(
+        "projects/<slug:slug>/runs/<str:run_id>/artifacts",
+        RunArtifactsView.as_view(),
+        name="run-artifacts",
+    ),
 ]

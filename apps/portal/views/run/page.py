@@ -1,0 +1,129 @@
+"""One run's page, and the small pieces it reloads: the status badge while the run
+is RUNNING, and the notes form."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+
+from apps.core.errors import Invalid
+from apps.portal.markdown import markdown_render
+from apps.portal.views.base import PortalView
+from apps.portal.views.run import facts
+from apps.projects.models import Role
+from apps.runs import selectors
+from apps.runs.models import DatasetVersion, Param, Run, RunStatus, SummaryValue, Tag
+from apps.runs.services import run_update
+from apps.runs.validation import run_update_clean
+
+# htmx stops polling an element when the answer is 286.
+HTMX_STOP_POLLING = 286
+
+
+def run_in_project(
+    view: PortalView,
+    run_id: str,
+    *,
+    needed: Role = Role.VIEWER,
+    related: tuple[str, ...] = ("project",),
+) -> Run:
+    """The run of the page's project, through the API's selector: a run of another
+    project, a deleted run or one the user may not read is a 404 page."""
+    run = selectors.run_get_for_principal(
+        principal=view.principal, run_id=run_id, needed=needed, related=related
+    )
+    if run.project_id != view.project.pk:
+        raise Http404("run not found")
+    run.project = view.project
+    return run
+
+
+def _group_url(project_slug: str, group: str) -> str:
+    """The runs table filtered to the runs of ``group`` (quotes doubled, as the
+    search language escapes them)."""
+    quoted = group.replace("'", "''")
+    query = urlencode({"filter": f"group = '{quoted}'"})
+    return f"{reverse('portal:runs', kwargs={'slug': project_slug})}?{query}"
+
+
+class RunPageView(PortalView):
+    access = Role.VIEWER
+
+    def get(self, request, slug: str, run_id: str) -> HttpResponse:
+        run = run_in_project(self, run_id, related=("project", "author", "parent"))
+        role = self.role()
+        summaries = selectors.run_metric_summaries(run=run).values_list("key", "last", "count")
+        groups = facts.chart_groups(list(summaries))
+        datasets = list(DatasetVersion.objects.filter(run=run).order_by("name"))
+        for dataset in datasets:
+            dataset.size_text = facts.human_size(dataset.size)
+        context = {
+            "project": self.project,
+            "run": run,
+            "role": role,
+            "can_edit": role is not None and role >= Role.MEMBER,
+            "duration": facts.run_duration(run.started_at, run.ended_at, timezone.now()),
+            "environment": facts.environment_facts(run.environment),
+            "ci": facts.ci_facts(run.ci),
+            "params": list(
+                Param.objects.filter(run=run).order_by("key").values_list("key", "value")
+            ),
+            "tags": list(Tag.objects.filter(run=run).order_by("key").values_list("key", "value")),
+            "summary": [
+                (key, facts.value_text(value))
+                for key, value in SummaryValue.objects.filter(run=run)
+                .order_by("key")
+                .values_list("key", "value")
+            ],
+            "datasets": datasets,
+            "groups": groups,
+            "key_count": sum(len(group.keys) for group in groups),
+            "notes_html": markdown_render(run.notes),
+            "group_url": _group_url(self.project.slug, run.group) if run.group else "",
+        }
+        return render(request, "portal/run.html", context)
+
+
+class RunStatusView(PortalView):
+    """The status badge, polled by htmx every few seconds while the run is RUNNING;
+    once it has ended the answer is 286, which stops the polling."""
+
+    access = Role.VIEWER
+
+    def get(self, request, slug: str, run_id: str) -> HttpResponse:
+        run = run_in_project(self, run_id)
+        context = {
+            "project": self.project,
+            "run": run,
+            "duration": facts.run_duration(run.started_at, run.ended_at, timezone.now()),
+            "oob": True,
+        }
+        response = render(request, "portal/run/status.html", context)
+        if run.status != RunStatus.RUNNING:
+            response.status_code = HTMX_STOP_POLLING
+        return response
+
+
+class RunNotesView(PortalView):
+    """Members and admins edit the notes (markdown); a viewer's POST is a 403."""
+
+    access = Role.MEMBER
+
+    def post(self, request, slug: str, run_id: str) -> HttpResponse:
+        run = run_in_project(self, run_id, needed=Role.MEMBER)
+        # Browsers send a textarea's line breaks as CRLF.
+        notes = request.POST.get("notes", "").replace("\r\n", "\n")
+        try:
+            data = run_update_clean({"notes": notes})
+        except Invalid as exc:
+            messages.error(request, f"The notes were not saved: they {exc.message}.")
+        else:
+            run_update(principal=self.principal, run=run, data=data)
+            messages.success(request, "Notes saved.")
+        url = reverse("portal:run", kwargs={"slug": slug, "run_id": run.public_id})
+        return redirect(f"{url}#notes")
