@@ -8,17 +8,19 @@
 #   BENCH_POINTS         points per ingestion configuration (default 1000000)
 #   BENCH_MLFLOW_POINTS  the same for MLflow (default BENCH_POINTS)
 #   BENCH_RUNS           runs in the search project (default 5000)
-#   BENCH_REPEAT         timed requests per search filter (default 50)
+#   BENCH_REPEAT         timed requests per search filter and portal page (default 50)
 #   BENCH_ROUNDS         ingestion rounds per configuration, interleaved; the report keeps
 #                        each configuration's best (default 1)
 #   BENCH_WORKERS        worker processes for each server (default 4)
 #   BENCH_PG             PostgreSQL server URL without a database
 #                        (default postgresql://postgres@127.0.0.1:5432)
-#   BENCH_SKIP           space-separated parts to leave out: raw_sql kiroku mlflow
+#   BENCH_PORTAL_RUNS    runs in the portal project (default 10000)
+#   BENCH_SKIP           space-separated parts to leave out: raw_sql kiroku mlflow portal
 #
-# It drops and recreates the databases kiroku_bench and mlflow_bench, serves Kiroku with
-# gunicorn (installed into .venv if missing) and MLflow from bench/.mlflow-venv (created
-# if missing), measures one server at a time, stops it, and writes every JSON line to
+# It drops and recreates the databases kiroku_bench, kiroku_bench_portal and mlflow_bench,
+# serves Kiroku with gunicorn (installed into .venv if missing) and MLflow from
+# bench/.mlflow-venv (created if missing), measures one server at a time, stops it, times
+# the portal's pages in-process (bench.portal: no server), and writes every JSON line to
 # bench/results/<time>.jsonl, then a Markdown summary to bench/results/<time>.md.
 set -euo pipefail
 
@@ -173,6 +175,13 @@ if wants kiroku; then
     --runs "$RUNS" --repeat "$REPEAT" --server-session "$SERVER_PID" \
     --database-url "$KIROKU_DB" --out "$OUT"
   stop_server
+fi
+
+# --- the portal (in-process, its own database) ---------------------------------------
+if wants portal; then
+  checkpoint
+  "$PY" -m bench.portal --database-url "$PG/kiroku_bench_portal" --repeat "$REPEAT" \
+    --out "$OUT"
 fi
 
 # --- MLflow ----------------------------------------------------------------------------

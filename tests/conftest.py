@@ -5,14 +5,15 @@ Personas: ``admin``, ``member``, ``viewer`` (members of ``project`` with that ro
 project-scoped member token of ``project``) and ``other_project_token`` (a service
 token of another project).
 
-Tests marked ``postgres`` or ``redis`` need that service. Without it they skip with
-a reason that says how to run them, except under ``CI=true``, where a missing
-service fails the run.
+Tests marked ``postgres`` or ``redis`` need that service, and tests marked ``browser``
+need Chromium. Without it they skip with a reason that says how to run them, except
+under ``CI=true``, where a missing service fails the run.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 
 import pytest
 from django.db import connection
@@ -24,7 +25,8 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        if item.get_closest_marker("postgres"):
+        # Real commits: the browser tests' live server reads through its own connection.
+        if item.get_closest_marker("postgres") or item.get_closest_marker("browser"):
             item.add_marker(pytest.mark.django_db(transaction=True))
 
 
@@ -45,6 +47,11 @@ def _service_gates(request):
         reason = "needs Redis: run with REDIS_URL=redis://127.0.0.1:6379/15"
         if IN_CI:
             pytest.fail(f"CI=true but REDIS_URL is not set; {reason}")
+        pytest.skip(reason)
+    if request.node.get_closest_marker("browser") and shutil.which("chromium") is None:
+        reason = "needs Chromium on PATH: apt-get install -y chromium (nothing is downloaded)"
+        if IN_CI:
+            pytest.fail(f"CI=true but chromium is not on PATH; {reason}")
         pytest.skip(reason)
 
 

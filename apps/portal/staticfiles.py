@@ -23,10 +23,12 @@ class PlotlyFinder(BaseFinder):
         return []
 
     def find(self, path: str, find_all: bool = False, **kwargs):
+        # Nothing found is [] for both forms, as Django's own finders answer:
+        # staticfiles.finders.find() turns a None into [None], a match.
         if path in SERVED:
             found = str(PLOTLY_DIR / SERVED[path])
             return [found] if find_all else found
-        return [] if find_all else None
+        return []
 
     def list(self, ignore_patterns):
         for name in SERVED.values():
