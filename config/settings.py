@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "apps.events",
     "apps.runs",
     "apps.artifacts",
+    "apps.collab",
     "django_htmx",
     "apps.portal",
 ]

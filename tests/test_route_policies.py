@@ -19,6 +19,8 @@ DUMMY_KWARGS = {
     "run_id": "0" * 32,
     "username": "nobody",
     "artifact_id": "0" * 32,
+    "comment_id": "999999",
+    "link_id": "999999",
 }
 _CONVERTER_RE = re.compile(r"<(?:\w+:)?(\w+)>")
 
@@ -46,6 +48,10 @@ DOCUMENTED_ROUTES = {
     "api/v1/artifacts/<str:artifact_id>/parts",
     "api/v1/artifacts/<str:artifact_id>/complete",
     "api/v1/artifacts/<str:artifact_id>/download",
+    "api/v1/runs/<str:run_id>/comments",
+    "api/v1/comments/<str:comment_id>",
+    "api/v1/runs/<str:run_id>/share-links",
+    "api/v1/share-links/<str:link_id>",
 }
 
 
@@ -189,11 +195,19 @@ def existing_kwargs(db, project, member):
         storage_key=f"{project.pk}/{run.public_id}/{'1' * 32}",
         method="put",
     )
+    from apps.collab.models import Comment, ShareLink
+
+    comment = Comment.objects.create(run=run, author=member, author_label="m", body="x")
+    link = ShareLink.objects.create(
+        run=run, token_hash="0" * 64, created_by_label="m", expires_at="2999-01-01T00:00:00Z"
+    )
     return {
         "slug": project.slug,
         "run_id": run.public_id,
         "username": member.username,
         "artifact_id": artifact.public_id,
+        "comment_id": str(comment.pk),
+        "link_id": str(link.pk),
     }
 
 

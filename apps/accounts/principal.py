@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from apps.accounts.models import ApiToken, User
 
@@ -13,6 +14,9 @@ class Principal:
     token: ApiToken | None = None
     ip: str | None = None
     user_agent: str = ""
+    # A visitor holding a share link (apps.collab.models.ShareLink): no user, no role
+    # in any project; only the shared run's page answers them.
+    share_link: Any = None
 
     @classmethod
     def from_request(cls, request) -> Principal:
@@ -30,9 +34,19 @@ class Principal:
     def system(cls) -> Principal:
         return cls(user=None)
 
+    @classmethod
+    def for_share_link(cls, link: Any, request) -> Principal:
+        meta = request.META
+        return cls(
+            user=None,
+            share_link=link,
+            ip=meta.get("REMOTE_ADDR") or None,
+            user_agent=(meta.get("HTTP_USER_AGENT") or "")[:500],
+        )
+
     @property
     def is_system(self) -> bool:
-        return self.user is None
+        return self.user is None and self.share_link is None
 
     @property
     def is_staff(self) -> bool:

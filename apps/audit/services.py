@@ -23,7 +23,13 @@ def audit_record(
     registry.get(action.name)
     user = principal.user
     token = principal.token
-    if principal.is_system:
+    if principal.share_link is not None:
+        actor = {
+            "actor_type": ActorType.SHARE_LINK,
+            "actor_id": str(principal.share_link.pk),
+            "actor_label": f"share link #{principal.share_link.pk}",
+        }
+    elif principal.is_system:
         actor = {"actor_type": ActorType.SYSTEM, "actor_id": "", "actor_label": "system"}
     elif token is not None:
         actor = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from rest_framework import serializers
@@ -46,7 +47,14 @@ class KirokuApi(APIView):
 
 def query_int(request, name: str, *, default: int | None, minimum: int, maximum: int) -> int | None:
     """An integer query parameter within [minimum, maximum], or Invalid naming it."""
-    raw = request.query_params.get(name)
+    return int_param(request.query_params, name, default=default, minimum=minimum, maximum=maximum)
+
+
+def int_param(
+    params: Mapping[str, str], name: str, *, default: int | None, minimum: int, maximum: int
+) -> int | None:
+    """``params[name]`` as an integer within [minimum, maximum], or Invalid naming it."""
+    raw = params.get(name)
     if raw is None or raw == "":
         return default
     try:

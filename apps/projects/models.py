@@ -39,6 +39,8 @@ class Project(models.Model):
         related_name="+",
     )
     deleted_at = models.DateTimeField(null=True, blank=True)
+    # Admins may turn share links off; existing links then stop working at once.
+    sharing_enabled = models.BooleanField(default=True)
 
     objects = ProjectQuerySet.as_manager()
 

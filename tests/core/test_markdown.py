@@ -1,12 +1,12 @@
-"""apps.portal.markdown: notes (and later comments) as sanitised HTML."""
+"""apps.core.markdown: notes and comments as sanitised HTML."""
 
 from __future__ import annotations
 
 import pytest
 from django.utils.safestring import SafeString
 
-from apps.portal import markdown
-from apps.portal.markdown import markdown_render
+from apps.core import markdown
+from apps.core.markdown import markdown_render
 
 
 @pytest.mark.parametrize(

@@ -25,6 +25,8 @@ MISSING = {
     "artifact_id": "0" * 32,
     "pending_id": "0" * 32,
     "multipart_id": "0" * 32,
+    "comment_id": "999999",
+    "link_id": "999999",
 }
 
 PERSONAS = ("admin", "member", "viewer", "outsider", "service", "other_token", "staff")
@@ -42,12 +44,22 @@ class Expect:
     service: int
     other_token: int
     staff: int
+    # the 403's message when it is not about the role
+    forbidden: str | None = None
 
 
 # fmt: off
 #                         needs     admin member viewer outsider service other staff
 READ            = Expect("viewer",  200,  200,   200,   404,     200,    404,  200)
 READ_REDIRECT   = Expect("viewer",  302,  302,   302,   404,     302,    404,  302)
+COMMENT_CREATE  = Expect("viewer",  201,  201,   201,   404,     201,    404,  201)
+# The comment and the share link are the member's own.
+AUTHOR_EDIT     = Expect("viewer",  403,  200,   403,   404,     403,    404,  403,
+                         "only its author can edit a comment")
+AUTHOR_DELETE   = Expect("viewer",  204,  204,   403,   404,     403,    404,  204,
+                         "only its author or a project admin can delete a comment")
+CREATOR_REVOKE  = Expect("viewer",  204,  204,   403,   404,     403,    404,  204,
+                         "only its creator or a project admin can revoke a share link")
 RUN_CREATE      = Expect("member",  201,  201,   403,   404,     201,    404,  201)
 RUN_WRITE       = Expect("member",  200,  200,   403,   404,     200,    404,  200)
 ADMIN_200       = Expect("admin",   200,  403,   403,   404,     403,    404,  200)
@@ -108,6 +120,13 @@ ENDPOINTS = [
     Endpoint("GET", A + "/download", None, READ_REDIRECT),
     Endpoint("POST", "/artifacts/{pending_id}/complete", {}, RUN_WRITE),
     Endpoint("POST", "/artifacts/{multipart_id}/parts", {"sha256": ["0" * 64] * 13}, RUN_WRITE),
+    Endpoint("GET", R + "/comments", None, READ),
+    Endpoint("POST", R + "/comments", {"body": "nice run"}, COMMENT_CREATE),
+    Endpoint("PATCH", "/comments/{comment_id}", {"body": "edited"}, AUTHOR_EDIT),
+    Endpoint("DELETE", "/comments/{comment_id}", None, AUTHOR_DELETE),
+    Endpoint("GET", R + "/share-links", None, RUN_WRITE),
+    Endpoint("POST", R + "/share-links", {"expires_in": 86400}, RUN_CREATE),
+    Endpoint("DELETE", "/share-links/{link_id}", None, CREATOR_REVOKE),
     Endpoint("GET", P + "/audit", None, ADMIN_200),
     Endpoint("GET", P + "/audit/export", None, ADMIN_200),
 ]
@@ -136,10 +155,14 @@ def artifact_ids(api_as, member, run_id) -> dict[str, str]:
         f"{API}/runs/{run_id}/artifacts",
         {"path": "big.bin", "size": 100 * 1024 * 1024, "sha256": "0" * 64},
     ).json()
+    comment = client.post(f"{API}/runs/{run_id}/comments", {"body": "first!"}).json()
+    link = client.post(f"{API}/runs/{run_id}/share-links", {}).json()
     return {
         "artifact_id": complete["id"],
         "pending_id": pending["id"],
         "multipart_id": multipart["id"],
+        "comment_id": str(comment["id"]),
+        "link_id": str(link["id"]),
     }
 
 
@@ -188,12 +211,11 @@ def test_role_matrix(endpoint, persona, client_for, project, run_id, artifact_id
     expected = getattr(endpoint.expect, persona)
     assert response.status_code == expected, response.content
     if expected == 403:
+        message = endpoint.expect.forbidden or (
+            f"this needs the {endpoint.expect.needs} role in project 'vision'"
+        )
         assert response.json() == {
-            "error": {
-                "code": "forbidden",
-                "message": f"this needs the {endpoint.expect.needs} role in project 'vision'",
-                "field": None,
-            }
+            "error": {"code": "forbidden", "message": message, "field": None}
         }
     elif expected == 404:
         missing = _call(client, endpoint, **MISSING)
@@ -210,13 +232,24 @@ def test_the_matrix_covers_every_method_of_every_project_and_run_route():
         )
         for name in ("artifact_id", "pending_id", "multipart_id"):
             path = path.replace("{" + name + "}", "<str:artifact_id>")
+        path = path.replace("{comment_id}", "<str:comment_id>").replace(
+            "{link_id}", "<str:link_id>"
+        )
         return "api/v1" + path.replace("carol_viewer", "<str:username>")
 
     covered = {(e.method, template(e.path)) for e in ENDPOINTS}
     scoped = {
         (method, route.template)
         for route in api_routes()
-        if route.template.startswith(("api/v1/projects/", "api/v1/runs/", "api/v1/artifacts/"))
+        if route.template.startswith(
+            (
+                "api/v1/projects/",
+                "api/v1/runs/",
+                "api/v1/artifacts/",
+                "api/v1/comments/",
+                "api/v1/share-links/",
+            )
+        )
         for method in route.methods
         if method not in {"HEAD", "OPTIONS"}
     }

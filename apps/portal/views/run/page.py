@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from apps.core.errors import Invalid
-from apps.portal.markdown import markdown_render
+from apps.core.markdown import markdown_render
 from apps.portal.views.base import PortalView
 from apps.portal.views.run import facts
 from apps.projects.models import Role

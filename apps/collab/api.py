@@ -1,0 +1,184 @@
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiExample, extend_schema
+from rest_framework import status
+from rest_framework.response import Response
+
+from apps.collab import selectors, services
+from apps.collab.output import comment_out, share_link_out
+from apps.core.errors import Invalid
+from apps.core.views import KirokuApi
+from apps.projects.models import Role
+from apps.runs.selectors import run_get_for_principal
+
+COMMENT_EXAMPLE = {
+    "id": 7,
+    "run_id": "8c1f0e2d3b4a59687766554433221100",
+    "parent": None,
+    "author": "alice",
+    "body": "Looks good, @bob: can you rerun with lr=1e-4?",
+    "html": '<p>Looks good, <a href="/projects/vision?filter=author+%3D+%27bob%27" '
+    'class="mention" rel="nofollow noopener">@bob</a>: can you rerun with lr=1e-4?</p>',
+    "mentions": ["bob"],
+    "created_at": "2026-01-01T12:00:00Z",
+    "edited_at": None,
+    "deleted": False,
+    "replies": [],
+}
+SHARE_EXAMPLE = {
+    "id": 3,
+    "run_id": "8c1f0e2d3b4a59687766554433221100",
+    "created_by": "alice",
+    "created_at": "2026-01-01T12:00:00Z",
+    "expires_at": "2026-01-02T12:00:00Z",
+    "revoked_at": None,
+    "active": True,
+    "include_artifacts": False,
+    "view_count": 4,
+    "last_viewed_at": "2026-01-01T15:00:00Z",
+}
+
+
+def _body(request, allowed: set[str]) -> dict:
+    data = request.data
+    if not isinstance(data, dict):
+        raise Invalid("request body must be a JSON object")
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise Invalid(
+            f"unknown field {unknown[0]!r}; allowed: {', '.join(sorted(allowed))}",
+            field=unknown[0],
+        )
+    return data
+
+
+class RunCommentsApi(KirokuApi):
+    """A run's comment threads; anyone who can read the run may comment."""
+
+    @extend_schema(
+        operation_id="comments_list",
+        responses={200: dict},
+        examples=[
+            OpenApiExample("thread", response_only=True, value={"results": [COMMENT_EXAMPLE]})
+        ],
+    )
+    def get(self, request, run_id: str):
+        run = run_get_for_principal(principal=self.principal, run_id=run_id)
+        threads = selectors.comment_thread(run=run)
+        return Response({"results": [comment_out(c, run_public_id=run.public_id) for c in threads]})
+
+    @extend_schema(
+        operation_id="comments_create",
+        request=dict,
+        responses={201: dict},
+        examples=[
+            OpenApiExample(
+                "comment", request_only=True, value={"body": "Nice, @bob!", "parent": None}
+            ),
+            OpenApiExample(
+                "created", response_only=True, status_codes=["201"], value=COMMENT_EXAMPLE
+            ),
+        ],
+        description="`body` is markdown (at most 20,000 characters); `parent` answers a "
+        "comment. The answer carries the markdown and its sanitised HTML.",
+    )
+    def post(self, request, run_id: str):
+        run = run_get_for_principal(principal=self.principal, run_id=run_id)
+        data = _body(request, {"body", "parent"})
+        comment = services.comment_create(
+            principal=self.principal, run=run, body=data.get("body"), parent_id=data.get("parent")
+        )
+        return Response(
+            comment_out(comment, run_public_id=run.public_id), status=status.HTTP_201_CREATED
+        )
+
+
+class CommentApi(KirokuApi):
+    @extend_schema(
+        operation_id="comments_edit",
+        request=dict,
+        responses={200: dict},
+        examples=[OpenApiExample("edited", response_only=True, value=COMMENT_EXAMPLE)],
+    )
+    def patch(self, request, comment_id: str):
+        comment = selectors.comment_get_for_principal(
+            principal=self.principal, comment_id=comment_id
+        )
+        data = _body(request, {"body"})
+        comment = services.comment_edit(
+            principal=self.principal, comment=comment, body=data.get("body")
+        )
+        return Response(comment_out(comment, run_public_id=comment.run.public_id))
+
+    @extend_schema(operation_id="comments_delete", responses={204: None})
+    def delete(self, request, comment_id: str):
+        comment = selectors.comment_get_for_principal(
+            principal=self.principal, comment_id=comment_id
+        )
+        services.comment_delete(principal=self.principal, comment=comment)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class RunShareLinksApi(KirokuApi):
+    @extend_schema(
+        operation_id="share_links_list",
+        responses={200: dict},
+        examples=[OpenApiExample("links", response_only=True, value={"results": [SHARE_EXAMPLE]})],
+        description="The run's share links, without their tokens (members).",
+    )
+    def get(self, request, run_id: str):
+        run = run_get_for_principal(principal=self.principal, run_id=run_id, needed=Role.MEMBER)
+        links = selectors.share_links_for_run(run=run)
+        return Response(
+            {"results": [share_link_out(x, run_public_id=run.public_id) for x in links]}
+        )
+
+    @extend_schema(
+        operation_id="share_links_create",
+        request=dict,
+        responses={201: dict},
+        examples=[
+            OpenApiExample(
+                "24 hours",
+                request_only=True,
+                value={"expires_in": 86400, "include_artifacts": False},
+            ),
+            OpenApiExample(
+                "created",
+                response_only=True,
+                status_codes=["201"],
+                value={
+                    "id": 3,
+                    "url": "https://kiroku.example.com/s/Q2hhbmdlIG1lIHRvIGEgcmVhbCB0b2tlbg",
+                    "expires_at": "2026-01-02T12:00:00Z",
+                },
+            ),
+        ],
+        description="A link that shows this run read-only to anyone holding it. The `url` "
+        "holds the token and is shown only in this answer.",
+    )
+    def post(self, request, run_id: str):
+        run = run_get_for_principal(principal=self.principal, run_id=run_id, needed=Role.MEMBER)
+        data = _body(request, {"expires_in", "include_artifacts"})
+        created = services.share_link_create(
+            principal=self.principal,
+            run=run,
+            expires_in=data.get("expires_in"),
+            include_artifacts=data.get("include_artifacts", False),
+        )
+        return Response(
+            {
+                "id": created.link.pk,
+                "url": request.build_absolute_uri(f"/s/{created.token}"),
+                "expires_at": created.link.expires_at,
+            },
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class ShareLinkApi(KirokuApi):
+    @extend_schema(operation_id="share_links_revoke", responses={204: None})
+    def delete(self, request, link_id: str):
+        link = selectors.share_link_get_for_principal(principal=self.principal, link_id=link_id)
+        services.share_link_revoke(principal=self.principal, link=link)
+        return Response(status=status.HTTP_204_NO_CONTENT)
