@@ -21,10 +21,7 @@ def artifact_get_for_principal(
     """The artifact, or NotFound when the id is malformed, unknown, of a deleted run
     or project, or of a project the principal may not read; Forbidden when readable
     but the role is below ``needed``."""
-    try:
-        pk = uuid.UUID(hex=artifact_id) if len(artifact_id) == 32 else None
-    except ValueError:
-        pk = None
+    pk = _uuid(artifact_id)
     if pk is None:
         raise not_found("artifact")
     artifact = (
@@ -37,6 +34,29 @@ def artifact_get_for_principal(
     artifact.run.project = artifact.project
     require_role(principal, artifact.project, needed, what="artifact")
     return artifact
+
+
+def artifact_get_in_run(*, run: Run, artifact_id: str) -> Artifact:
+    """A complete artifact of ``run`` (for pages that show one run without a role,
+    such as a share link's); NotFound otherwise."""
+    pk = _uuid(artifact_id)
+    artifact = (
+        Artifact.objects.select_related("run", "project")
+        .filter(pk=pk, run=run, state=ArtifactState.COMPLETE)
+        .first()
+        if pk is not None
+        else None
+    )
+    if artifact is None:
+        raise not_found("artifact")
+    return artifact
+
+
+def _uuid(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(hex=value) if len(value) == 32 else None
+    except ValueError:
+        return None
 
 
 @dataclass

@@ -286,12 +286,24 @@ def artifact_complete(
 
 
 def artifact_download_url(
-    *, principal: Principal, artifact: Artifact, inline: bool, base_url: str
+    *,
+    principal: Principal,
+    artifact: Artifact,
+    inline: bool,
+    base_url: str,
+    shared_until: datetime | None = None,
 ) -> str:
     """A short-lived URL serving the artifact's bytes, recorded in the audit log.
     Active content (HTML, SVG, scripts, notebooks) is always an attachment of opaque
-    bytes; ``inline`` is honoured only for plain images, text, CSV and JSON."""
-    require_role(principal, artifact.project, Role.VIEWER, what="artifact")
+    bytes; ``inline`` is honoured only for plain images, text, CSV and JSON.
+
+    A share-link visitor has no role: the caller has checked that the link shows this
+    artifact's run with its artifacts, and passes ``shared_until`` (the link's
+    expiry), which the download link never outlives."""
+    if principal.share_link is None:
+        require_role(principal, artifact.project, Role.VIEWER, what="artifact")
+    elif shared_until is None or principal.share_link.run_id != artifact.run_id:
+        raise not_found("artifact")
     if artifact.state != ArtifactState.COMPLETE:
         raise Conflict("this artifact's upload is not complete", code="upload_pending")
     declared = artifact.content_type.split(";")[0].strip()
@@ -304,6 +316,8 @@ def artifact_download_url(
     expires_at = timezone.now() + timedelta(
         seconds=settings.KIROKU_ARTIFACT_DOWNLOAD_EXPIRY_SECONDS
     )
+    if shared_until is not None:
+        expires_at = min(expires_at, shared_until)
     with transaction.atomic():
         _audit(principal, artifact, audit_actions.ARTIFACT_DOWNLOAD, inline=not download.attachment)
     return store_get().download_url(

@@ -7,6 +7,14 @@ from apps.portal.views.project_settings import ProjectSettingsView
 from apps.portal.views.projects import ProjectListView
 from apps.portal.views.run import RunArtifactsView, RunNotesView, RunPageView, RunStatusView
 from apps.portal.views.runs_table import ColumnKeysView, RunsTableView, SavedViewsView
+from apps.portal.views.shared import (
+    SharedArtifactsView,
+    SharedDownloadView,
+    SharedHistoryView,
+    SharedMetricsView,
+    SharedRunView,
+    SharedStatusView,
+)
 
 app_name = "portal"
 
@@ -30,5 +38,15 @@ urlpatterns = [
         "projects/<slug:slug>/runs/<str:run_id>/artifacts",
         RunArtifactsView.as_view(),
         name="run-artifacts",
+    ),
+    path("s/<str:token>", SharedRunView.as_view(), name="shared-run"),
+    path("s/<str:token>/status", SharedStatusView.as_view(), name="shared-status"),
+    path("s/<str:token>/metrics", SharedMetricsView.as_view(), name="shared-metrics"),
+    path("s/<str:token>/metrics/history", SharedHistoryView.as_view(), name="shared-history"),
+    path("s/<str:token>/artifacts", SharedArtifactsView.as_view(), name="shared-artifacts"),
+    path(
+        "s/<str:token>/artifacts/<str:artifact_id>/download",
+        SharedDownloadView.as_view(),
+        name="shared-download",
     ),
 ]

@@ -13,6 +13,7 @@ from apps.artifacts.selectors import artifact_list
 from apps.core.errors import Invalid
 from apps.portal.views.base import PortalView
 from apps.portal.views.run.facts import human_size
+from apps.portal.views.run.links import member_links
 from apps.portal.views.run.page import run_in_project
 from apps.projects.models import Role
 
@@ -68,6 +69,27 @@ def _file_row(artifact: Artifact) -> FileRow:
     )
 
 
+def folder_context(run, path: str) -> dict:
+    """The folders and files directly in ``path`` of ``run`` for the folder partial;
+    a malformed path is a 404."""
+    path = path.strip("/")
+    try:
+        listing = artifact_list(run=run, path=path, recursive=False, page_size=1, cursor=None)
+    except Invalid as exc:
+        raise Http404(exc.message) from None
+    folders = [
+        FolderRow(name, folder_path, human_size(size), count)
+        for name, folder_path, size, count in listing.folders
+    ]
+    return {
+        "run": run,
+        "path": path,
+        "folders": folders,
+        "files": [_file_row(artifact) for artifact in listing.files[:MAX_FILES_SHOWN]],
+        "hidden_files": max(0, len(listing.files) - MAX_FILES_SHOWN),
+    }
+
+
 class RunArtifactsView(PortalView):
     """The folders and files directly in ``?path=`` (the root when absent)."""
 
@@ -75,22 +97,9 @@ class RunArtifactsView(PortalView):
 
     def get(self, request, slug: str, run_id: str) -> HttpResponse:
         run = run_in_project(self, run_id)
-        path = request.GET.get("path", "").strip("/")
-        try:
-            listing = artifact_list(run=run, path=path, recursive=False, page_size=1, cursor=None)
-        except Invalid as exc:
-            raise Http404(exc.message) from None
-        folders = [
-            FolderRow(name, folder_path, human_size(size), count)
-            for name, folder_path, size, count in listing.folders
-        ]
-        files = [_file_row(artifact) for artifact in listing.files[:MAX_FILES_SHOWN]]
         context = {
+            **folder_context(run, request.GET.get("path", "")),
             "project": self.project,
-            "run": run,
-            "path": path,
-            "folders": folders,
-            "files": files,
-            "hidden_files": max(0, len(listing.files) - MAX_FILES_SHOWN),
+            "links": member_links(self.project.slug, run.public_id),
         }
         return render(request, "portal/run/artifact_folder.html", context)

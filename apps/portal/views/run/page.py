@@ -15,6 +15,7 @@ from apps.core.errors import Invalid
 from apps.core.markdown import markdown_render
 from apps.portal.views.base import PortalView
 from apps.portal.views.run import facts
+from apps.portal.views.run.links import member_links
 from apps.projects.models import Role
 from apps.runs import selectors
 from apps.runs.models import DatasetVersion, Param, Run, RunStatus, SummaryValue, Tag
@@ -51,40 +52,46 @@ def _group_url(project_slug: str, group: str) -> str:
     return f"{reverse('portal:runs', kwargs={'slug': project_slug})}?{query}"
 
 
+def run_context(run: Run) -> dict:
+    """What the run page shows of ``run``, for a member's page and a shared one."""
+    summaries = selectors.run_metric_summaries(run=run).values_list("key", "last", "count")
+    groups = facts.chart_groups(list(summaries))
+    datasets = list(DatasetVersion.objects.filter(run=run).order_by("name"))
+    for dataset in datasets:
+        dataset.size_text = facts.human_size(dataset.size)
+    return {
+        "run": run,
+        "duration": facts.run_duration(run.started_at, run.ended_at, timezone.now()),
+        "environment": facts.environment_facts(run.environment),
+        "ci": facts.ci_facts(run.ci),
+        "params": list(Param.objects.filter(run=run).order_by("key").values_list("key", "value")),
+        "tags": list(Tag.objects.filter(run=run).order_by("key").values_list("key", "value")),
+        "summary": [
+            (key, facts.value_text(value))
+            for key, value in SummaryValue.objects.filter(run=run)
+            .order_by("key")
+            .values_list("key", "value")
+        ],
+        "datasets": datasets,
+        "groups": groups,
+        "key_count": sum(len(group.keys) for group in groups),
+        "notes_html": markdown_render(run.notes),
+    }
+
+
 class RunPageView(PortalView):
     access = Role.VIEWER
 
     def get(self, request, slug: str, run_id: str) -> HttpResponse:
         run = run_in_project(self, run_id, related=("project", "author", "parent"))
         role = self.role()
-        summaries = selectors.run_metric_summaries(run=run).values_list("key", "last", "count")
-        groups = facts.chart_groups(list(summaries))
-        datasets = list(DatasetVersion.objects.filter(run=run).order_by("name"))
-        for dataset in datasets:
-            dataset.size_text = facts.human_size(dataset.size)
         context = {
+            **run_context(run),
             "project": self.project,
-            "run": run,
             "role": role,
             "can_edit": role is not None and role >= Role.MEMBER,
-            "duration": facts.run_duration(run.started_at, run.ended_at, timezone.now()),
-            "environment": facts.environment_facts(run.environment),
-            "ci": facts.ci_facts(run.ci),
-            "params": list(
-                Param.objects.filter(run=run).order_by("key").values_list("key", "value")
-            ),
-            "tags": list(Tag.objects.filter(run=run).order_by("key").values_list("key", "value")),
-            "summary": [
-                (key, facts.value_text(value))
-                for key, value in SummaryValue.objects.filter(run=run)
-                .order_by("key")
-                .values_list("key", "value")
-            ],
-            "datasets": datasets,
-            "groups": groups,
-            "key_count": sum(len(group.keys) for group in groups),
-            "notes_html": markdown_render(run.notes),
             "group_url": _group_url(self.project.slug, run.group) if run.group else "",
+            "links": member_links(self.project.slug, run.public_id),
         }
         return render(request, "portal/run.html", context)
 
@@ -102,6 +109,7 @@ class RunStatusView(PortalView):
             "run": run,
             "duration": facts.run_duration(run.started_at, run.ended_at, timezone.now()),
             "oob": True,
+            "links": member_links(self.project.slug, run.public_id),
         }
         response = render(request, "portal/run/status.html", context)
         if run.status != RunStatus.RUNNING:
