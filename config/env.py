@@ -149,3 +149,61 @@ def env_artifact_store(name: str, default_root: Path) -> dict:
     raise ImproperlyConfigured(
         f"{name} must start with s3:// or file:///, got scheme {parts.scheme or '(none)'!r}"
     )
+
+
+_EMAIL_BACKENDS = {
+    "smtp": "django.core.mail.backends.smtp.EmailBackend",
+    "console": "django.core.mail.backends.console.EmailBackend",
+}
+
+
+def env_email() -> dict:
+    """Django's ``EMAIL_*`` settings. ``KIROKU_EMAIL_URL`` (``smtp://``, ``smtp+tls://``,
+    ``smtp+ssl://user:password@host:port``, or ``consolemail://``), or else ``EMAIL_HOST``
+    with ``EMAIL_PORT``, ``EMAIL_HOST_USER``, ``EMAIL_HOST_PASSWORD`` and
+    ``EMAIL_USE_TLS`` (SMTP), or else the console backend (mail is printed: development)."""
+    url = _raw("KIROKU_EMAIL_URL")
+    host = _raw("EMAIL_HOST")
+    if url is not None and host is not None:
+        raise ImproperlyConfigured("set KIROKU_EMAIL_URL or EMAIL_HOST, not both")
+    if url is not None:
+        scheme = urlsplit(url).scheme
+        if scheme not in {"smtp", "smtps", "smtp+tls", "smtp+ssl", "consolemail"}:
+            raise ImproperlyConfigured(
+                "KIROKU_EMAIL_URL must start with smtp://, smtp+tls://, smtp+ssl:// or "
+                f"consolemail://, got scheme {scheme or '(none)'!r}"
+            )
+        try:
+            config = environ.Env.email_url_config(url)
+        except Exception as exc:  # django-environ raises several types for bad URLs
+            raise ImproperlyConfigured(
+                f"KIROKU_EMAIL_URL is not a valid email URL: {exc}"
+            ) from None
+        if scheme == "consolemail":
+            return {"EMAIL_BACKEND": _EMAIL_BACKENDS["console"]}
+        if not config.get("EMAIL_HOST"):
+            raise ImproperlyConfigured(
+                "KIROKU_EMAIL_URL must name a host, "
+                "e.g. smtp+tls://user:password@smtp.example.com:587"
+            )
+        use_tls, use_ssl = bool(config.get("EMAIL_USE_TLS")), bool(config.get("EMAIL_USE_SSL"))
+        return {
+            "EMAIL_BACKEND": _EMAIL_BACKENDS["smtp"],
+            "EMAIL_HOST": config["EMAIL_HOST"],
+            "EMAIL_PORT": config.get("EMAIL_PORT") or (465 if use_ssl else 587 if use_tls else 25),
+            "EMAIL_HOST_USER": config.get("EMAIL_HOST_USER") or "",
+            "EMAIL_HOST_PASSWORD": config.get("EMAIL_HOST_PASSWORD") or "",
+            "EMAIL_USE_TLS": use_tls,
+            "EMAIL_USE_SSL": use_ssl,
+        }
+    if host is not None:
+        return {
+            "EMAIL_BACKEND": _EMAIL_BACKENDS["smtp"],
+            "EMAIL_HOST": host,
+            "EMAIL_PORT": env_int("EMAIL_PORT", 25, minimum=1, maximum=65535),
+            "EMAIL_HOST_USER": env_str("EMAIL_HOST_USER", ""),
+            "EMAIL_HOST_PASSWORD": env_str("EMAIL_HOST_PASSWORD", ""),
+            "EMAIL_USE_TLS": env_bool("EMAIL_USE_TLS", False),
+            "EMAIL_USE_SSL": False,
+        }
+    return {"EMAIL_BACKEND": _EMAIL_BACKENDS["console"]}

@@ -9,6 +9,7 @@ from config.env import (
     env_artifact_store,
     env_bool,
     env_database,
+    env_email,
     env_int,
     env_list,
     env_redis_url,
@@ -124,6 +125,23 @@ LOGOUT_REDIRECT_URL = "portal:login"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
+
+# Email (invitations, password resets): KIROKU_EMAIL_URL, or EMAIL_HOST & co, or the
+# console backend, which prints each message (development).
+_EMAIL = env_email()
+EMAIL_BACKEND = _EMAIL["EMAIL_BACKEND"]
+EMAIL_HOST = _EMAIL.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = _EMAIL.get("EMAIL_PORT", 25)
+EMAIL_HOST_USER = _EMAIL.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = _EMAIL.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = _EMAIL.get("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = _EMAIL.get("EMAIL_USE_SSL", False)
+# A mail server that does not answer fails the send instead of holding the request.
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1, maximum=300)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Kiroku <kiroku@localhost>")
+# Anyone may create an account at /signup only when this is on; otherwise site admins
+# invite people.
+KIROKU_OPEN_SIGNUP = env_bool("KIROKU_OPEN_SIGNUP", False)
 
 # The API takes a request body of at most 4 MiB (ingestion's documented limit)
 # plus room for the JSON envelope.

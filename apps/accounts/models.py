@@ -58,3 +58,59 @@ class ApiToken(models.Model):
         if self.revoked_at is not None:
             return False
         return self.expires_at is None or self.expires_at > now
+
+
+class Invitation(models.Model):
+    """An invitation by email to join Kiroku in some projects with chosen roles.
+
+    Only the SHA-256 of its token is stored; the token itself travels once, in the
+    email's link. It can be accepted once, before ``expires_at``, unless revoked.
+    """
+
+    email = models.EmailField(max_length=254)
+    token_hash = models.CharField(max_length=64, unique=True)
+    invited_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # The inviter's username as it was, so the row still says who after a deletion.
+    invited_by_label = models.CharField(max_length=150)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                name="invitation_not_accepted_and_revoked",
+                condition=models.Q(accepted_at__isnull=True) | models.Q(revoked_at__isnull=True),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"invitation of {self.email}"
+
+    def is_pending(self, now=None) -> bool:
+        now = now or timezone.now()
+        return self.accepted_at is None and self.revoked_at is None and self.expires_at > now
+
+
+class InvitationProject(models.Model):
+    """One project an invitation grants, with the role the invitee gets there."""
+
+    invitation = models.ForeignKey(Invitation, on_delete=models.CASCADE, related_name="grants")
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="+")
+    role = models.PositiveSmallIntegerField()  # apps.projects.models.Role
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["invitation", "project"], name="one_grant_per_invited_project"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.invitation_id}:{self.project_id}:{self.role}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.http import Http404, HttpResponse
@@ -18,6 +19,9 @@ class SignInView(auth_views.LoginView):
     access = ANYONE
     template_name = "portal/sign_in.html"
     redirect_authenticated_user = True
+
+    def get_context_data(self, **kwargs):
+        return {**super().get_context_data(**kwargs), "open_signup": settings.KIROKU_OPEN_SIGNUP}
 
 
 class SignOutView(auth_views.LogoutView):

@@ -1,6 +1,7 @@
 """The portal's base view: every page declares who may open it.
 
-``access`` is ``ANYONE`` (the sign-in page), ``SIGNED_IN`` (any signed-in user) or a
+``access`` is ``ANYONE`` (the sign-in page), ``SIGNED_IN`` (any signed-in user),
+``STAFF`` (site admins; anyone else gets the 404 page, as if it did not exist) or a
 project ``Role``: the page then takes the project from the URL's ``slug``, resolved
 once through the same selector as the API, so the same rules decide. A project or
 run the user may not read is a 404 page, one they may read but not change a 403.
@@ -22,6 +23,7 @@ from apps.projects.selectors import project_get_for_principal
 
 ANYONE = "anyone"
 SIGNED_IN = "signed-in"
+STAFF = "staff"
 
 
 def portal_principal(request: HttpRequest) -> Principal:
@@ -45,12 +47,14 @@ class PortalView(View):
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if self.access is None:
             raise ImproperlyConfigured(
-                f"{type(self).__name__} must declare access (ANYONE, SIGNED_IN or a Role)"
+                f"{type(self).__name__} must declare access (ANYONE, SIGNED_IN, STAFF or a Role)"
             )
         if self.access != ANYONE:
             if not request.user.is_authenticated:
                 return redirect_to_login(request.get_full_path())
             self.principal = portal_principal(request)
+            if self.access == STAFF and not self.principal.is_staff:
+                raise Http404("not found")
         try:
             if isinstance(self.access, Role):
                 self.project = project_get_for_principal(
