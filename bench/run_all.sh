@@ -15,7 +15,7 @@
 #   BENCH_PG             PostgreSQL server URL without a database
 #                        (default postgresql://postgres@127.0.0.1:5432)
 #   BENCH_PORTAL_RUNS    runs in the portal project (default 10000)
-#   BENCH_SKIP           space-separated parts to leave out: raw_sql kiroku mlflow portal
+#   BENCH_SKIP           space-separated parts to leave out: raw_sql kiroku mlflow portal audit
 #
 # It drops and recreates the databases kiroku_bench, kiroku_bench_portal and mlflow_bench,
 # serves Kiroku with gunicorn (installed into .venv if missing) and MLflow from
@@ -182,6 +182,12 @@ if wants portal; then
   checkpoint
   "$PY" -m bench.portal --database-url "$PG/kiroku_bench_portal" --repeat "$REPEAT" \
     --out "$OUT"
+fi
+
+# --- the audit log at 1,000,000 events (in-process, its own database) -------------------
+if wants audit; then
+  checkpoint
+  "$PY" -m bench.audit --database-url "$PG/kiroku_audit_bench" --out "$OUT"
 fi
 
 # --- MLflow ----------------------------------------------------------------------------

@@ -1,13 +1,15 @@
+"""The audit log over HTTP: a page of events as JSON, or every event as CSV or JSON
+lines, streamed. Project admins only; filters as apps.audit.selectors describes."""
+
 from __future__ import annotations
 
-import csv
-
 from django.http import StreamingHttpResponse
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.response import Response
 
-from apps.audit.models import AuditEvent
-from apps.audit.selectors import audit_list_for_project
+from apps.audit.exports import FORMATS, csv_export, event_out, jsonl_export
+from apps.audit.selectors import audit_list_for_project, audit_page
 from apps.core.cursors import cursor_decode, cursor_encode
 from apps.core.errors import Invalid
 from apps.core.times import time_clean
@@ -18,6 +20,8 @@ from apps.projects.selectors import project_get_for_principal
 AUDIT_PARAMETERS = [
     OpenApiParameter("action", str, description="exact action (`run.delete`) or prefix (`run.*`)"),
     OpenApiParameter("actor", str, description="username or token label"),
+    OpenApiParameter("target_type", str, description="`run`, `project`, `member`, `token`, …"),
+    OpenApiParameter("target_id", str, description="the target's id (a run's id, …)"),
     OpenApiParameter("since", str, description="ISO-8601, inclusive"),
     OpenApiParameter("until", str, description="ISO-8601, exclusive"),
 ]
@@ -32,25 +36,18 @@ EVENT_EXAMPLE = {
     "user_agent": "curl/8.0",
     "metadata": {},
 }
-
-
-def event_out(event: AuditEvent) -> dict:
-    return {
-        "id": event.pk,
-        "created_at": event.created_at,
-        "action": event.action,
-        "actor": {
-            "type": event.actor_type,
-            "id": event.actor_id,
-            "label": event.actor_label,
-            "user": event.actor_user_label or None,
-        },
-        "project": event.project_label,
-        "target": {"type": event.target_type, "id": event.target_id, "label": event.target_label},
-        "ip": event.ip,
-        "user_agent": event.user_agent,
-        "metadata": event.metadata,
-    }
+CSV_EXAMPLE = (
+    "id,created_at,action,actor_type,actor_label,actor_user,target_type,target_id,"
+    "target_label,ip,user_agent,metadata\r\n"
+    "42,2026-01-01T00:00:00+00:00,run.delete,user,alice,alice,run,9f1c…,resnet (9f1c2e4b),"
+    "127.0.0.1,curl/8.0,{}\r\n"
+)
+JSONL_EXAMPLE = (
+    '{"id":42,"created_at":"2026-01-01T00:00:00Z","action":"run.delete","actor":{"type":"user",'
+    '"id":"3","label":"alice","user":"alice"},"project":"vision","target":{"type":"run",'
+    '"id":"9f1c…","label":"resnet (9f1c2e4b)"},"ip":"127.0.0.1","user_agent":"curl/8.0",'
+    '"metadata":{}}\n'
+)
 
 
 class _AuditApi(KirokuApi):
@@ -61,6 +58,8 @@ class _AuditApi(KirokuApi):
             project=project,
             action=params.get("action") or None,
             actor=params.get("actor") or None,
+            target_type=params.get("target_type") or None,
+            target_id=params.get("target_id") or None,
             since=time_clean(params.get("since") or None, field="since"),
             until=time_clean(params.get("until") or None, field="until"),
             before_id=before_id,
@@ -91,73 +90,48 @@ class ProjectAuditApi(_AuditApi):
             if not isinstance(payload, dict) or not isinstance(payload.get("audit_before"), int):
                 raise Invalid("cursor belongs to another listing", field="cursor")
             before_id = payload["audit_before"]
-        events = list(self.events(request, slug, before_id)[: page_size + 1])
-        more = len(events) > page_size
-        events = events[:page_size]
-        next_cursor = cursor_encode({"audit_before": events[-1].pk}) if more else None
-        return Response({"results": [event_out(e) for e in events], "next": next_cursor})
+        page = audit_page(self.events(request, slug, before_id), size=page_size)
+        next_cursor = None
+        if page.next_before is not None:
+            next_cursor = cursor_encode({"audit_before": page.next_before})
+        return Response({"results": [event_out(e) for e in page.events], "next": next_cursor})
 
 
-_CSV_COLUMNS = [
-    "id",
-    "created_at",
-    "action",
-    "actor_type",
-    "actor_label",
-    "actor_user",
-    "target_type",
-    "target_id",
-    "target_label",
-    "ip",
-    "user_agent",
-    "metadata",
-]
+class _OwnFormat(DefaultContentNegotiation):
+    """The export reads ``format`` itself; DRF would take it for a renderer's name and
+    answer 404. Errors are still JSON."""
 
-
-def _csv_safe(value: object) -> str:
-    # A cell starting with = + - @ is a formula to a spreadsheet; quote it as text.
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in {"=", "+", "-", "@", "\t", "\r"} else text
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
 
 
 class ProjectAuditExportApi(_AuditApi):
+    content_negotiation_class = _OwnFormat
+
     @extend_schema(
-        operation_id="audit_export_csv",
-        parameters=AUDIT_PARAMETERS,
-        responses={(200, "text/csv"): str},
+        operation_id="audit_export",
+        description="Every event matching the filters, newest first, streamed: CSV (cells "
+        "a spreadsheet would read as a formula start with `'`) or JSON lines (one event "
+        "per line, the fields of the JSON list).",
+        parameters=[
+            *AUDIT_PARAMETERS,
+            OpenApiParameter("format", str, enum=list(FORMATS), default="csv"),
+        ],
+        responses={
+            (200, "text/csv"): OpenApiResponse(
+                str, examples=[OpenApiExample("csv", value=CSV_EXAMPLE)]
+            ),
+            (200, "application/jsonl"): OpenApiResponse(
+                str, examples=[OpenApiExample("jsonl", value=JSONL_EXAMPLE)]
+            ),
+        },
     )
     def get(self, request, slug: str):
         events = self.events(request, slug)
-        writer = csv.writer(_Echo())
-
-        def rows():
-            yield writer.writerow(_CSV_COLUMNS)
-            for e in events.iterator(chunk_size=2000):
-                yield writer.writerow(
-                    [
-                        _csv_safe(v)
-                        for v in (
-                            e.pk,
-                            e.created_at.isoformat(),
-                            e.action,
-                            e.actor_type,
-                            e.actor_label,
-                            e.actor_user_label,
-                            e.target_type,
-                            e.target_id,
-                            e.target_label,
-                            e.ip,
-                            e.user_agent,
-                            e.metadata,
-                        )
-                    ]
-                )
-
-        response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="kiroku-audit-{slug}.csv"'
+        kind = request.query_params.get("format") or "csv"
+        if kind not in FORMATS:
+            raise Invalid(f"format must be one of {', '.join(FORMATS)}", field="format")
+        chunks = csv_export(events) if kind == "csv" else jsonl_export(events)
+        response = StreamingHttpResponse(chunks, content_type=FORMATS[kind])
+        response["Content-Disposition"] = f'attachment; filename="kiroku-audit-{slug}.{kind}"'
         return response

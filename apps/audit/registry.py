@@ -69,3 +69,13 @@ SHARE_LINK_CREATE = register("share_link.create", "{actor} shared run {target} b
 SHARE_LINK_REVOKE = register("share_link.revoke", "{actor} revoked a share link of run {target}")
 SHARE_LINK_ACCESS = register("share_link.access", "someone opened a share link of run {target}")
 SETTINGS_SHARING = register("settings.sharing", "{actor} changed link sharing of the project")
+# Team accounts: invitations by email (apps/accounts/invitations.py)
+INVITE_CREATE = register("invite.create", "{actor} invited {target}")
+INVITE_REVOKE = register("invite.revoke", "{actor} revoked the invitation of {target}")
+INVITE_ACCEPT = register("invite.accept", "{actor} accepted the invitation sent to {target}")
+
+# Audit log views (#6): a project's settings (its name and description) changed.
+# project.update stays registered for the events recorded under it before.
+SETTINGS_UPDATE = register(
+    "settings.update", "{actor} edited the name or description of project {target}"
+)

@@ -85,7 +85,7 @@ def project_update(
         project.save(update_fields=list(changes))
         audit_record(
             principal=principal,
-            action=audit_actions.PROJECT_UPDATE,
+            action=audit_actions.SETTINGS_UPDATE,
             project=project,
             target_type="project",
             target_id=project.pk,
