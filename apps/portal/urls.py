@@ -2,10 +2,28 @@ from django.urls import path
 from django.views.generic import RedirectView
 
 from apps.portal.views.account import SignInView, SignOutView, TokensView
+from apps.portal.views.accounts_pages import (
+    AccountView,
+    InvitationsView,
+    InviteView,
+    PasswordResetCompleteView,
+    PasswordResetConfirmView,
+    PasswordResetSentView,
+    PasswordResetView,
+    SignUpView,
+)
+from apps.portal.views.audit_page import AuditPageView
 from apps.portal.views.compare import CompareView
 from apps.portal.views.project_settings import ProjectSettingsView
 from apps.portal.views.projects import ProjectListView
-from apps.portal.views.run import RunArtifactsView, RunNotesView, RunPageView, RunStatusView
+from apps.portal.views.run import (
+    RunArtifactsView,
+    RunCommentsView,
+    RunNotesView,
+    RunPageView,
+    RunShareLinksView,
+    RunStatusView,
+)
 from apps.portal.views.runs_table import ColumnKeysView, RunsTableView, SavedViewsView
 from apps.portal.views.shared import (
     SharedArtifactsView,
@@ -23,12 +41,27 @@ urlpatterns = [
     path("login", SignInView.as_view(), name="login"),
     path("logout", SignOutView.as_view(), name="logout"),
     path("tokens", TokensView.as_view(), name="tokens"),
+    path("account", AccountView.as_view(), name="account"),
+    path("signup", SignUpView.as_view(), name="signup"),
+    path("invites", InvitationsView.as_view(), name="invitations"),
+    path("invite/<str:token>", InviteView.as_view(), name="invite"),
+    path("password-reset", PasswordResetView.as_view(), name="password-reset"),
+    path("password-reset/sent", PasswordResetSentView.as_view(), name="password-reset-sent"),
+    path(
+        "password-reset/<uidb64>/<token>",
+        PasswordResetConfirmView.as_view(),
+        name="password-reset-confirm",
+    ),
+    path(
+        "password-reset/done", PasswordResetCompleteView.as_view(), name="password-reset-complete"
+    ),
     path("projects", ProjectListView.as_view(), name="projects"),
     path("projects/<slug:slug>", RunsTableView.as_view(), name="runs"),
     path("projects/<slug:slug>/columns", ColumnKeysView.as_view(), name="column-keys"),
     path("projects/<slug:slug>/views", SavedViewsView.as_view(), name="saved-views"),
     path("projects/<slug:slug>/compare", CompareView.as_view(), name="compare"),
     path("projects/<slug:slug>/settings", ProjectSettingsView.as_view(), name="settings"),
+    path("projects/<slug:slug>/audit", AuditPageView.as_view(), name="audit"),
     path("projects/<slug:slug>/runs/<str:run_id>", RunPageView.as_view(), name="run"),
     path(
         "projects/<slug:slug>/runs/<str:run_id>/status", RunStatusView.as_view(), name="run-status"
@@ -38,6 +71,16 @@ urlpatterns = [
         "projects/<slug:slug>/runs/<str:run_id>/artifacts",
         RunArtifactsView.as_view(),
         name="run-artifacts",
+    ),
+    path(
+        "projects/<slug:slug>/runs/<str:run_id>/comments",
+        RunCommentsView.as_view(),
+        name="run-comments",
+    ),
+    path(
+        "projects/<slug:slug>/runs/<str:run_id>/share",
+        RunShareLinksView.as_view(),
+        name="run-share",
     ),
     path("s/<str:token>", SharedRunView.as_view(), name="shared-run"),
     path("s/<str:token>/status", SharedStatusView.as_view(), name="shared-status"),

@@ -99,9 +99,10 @@ def test_the_page_lists_members_sections_and_placeholders(admin, portal_as, proj
         ("integrations", "Integrations"),
     ]:
         assert f'<h2 id="{section}-title">{heading}</h2>' in html
-    assert html.count("Coming later:") == 3
-    # Two forms per member; the project, add-member, new-token and sign-out forms.
-    assert html.count('name="csrfmiddlewaretoken"') == 2 * 3 + 4
+    assert html.count("Coming later:") == 1  # integrations
+    assert '<a href="/projects/vision/audit" id="audit-link">open the audit log</a>' in html
+    # Two forms per member; the project, add-member, new-token, sharing and sign-out forms.
+    assert html.count('name="csrfmiddlewaretoken"') == 2 * 3 + 5
 
 
 def test_an_unknown_action_is_a_400(admin, portal_as, project):
@@ -122,7 +123,7 @@ def test_the_admin_renames_the_project(admin, portal_as, project):
     assert response["Location"] == f"{PAGE}#project"
     project.refresh_from_db()
     assert (project.name, project.description) == ("Vision 2", "line one\nline two")
-    [event] = events("project.update")
+    [event] = events("settings.update")
     assert event.metadata == {
         "before": {"name": "Vision", "description": ""},
         "after": {"name": "Vision 2", "description": "line one\nline two"},
@@ -143,7 +144,7 @@ def test_a_blank_name_is_refused_inline_and_keeps_what_was_typed(admin, portal_a
     assert ">kept</textarea>" in html
     project.refresh_from_db()
     assert project.name == "Vision"
-    assert events("project.update") == []
+    assert events("settings.update") == []
 
 
 # ---- members ---------------------------------------------------------------

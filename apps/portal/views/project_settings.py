@@ -1,6 +1,6 @@
 """Project settings for admins: the project's name and description, its members
-and their roles, its service tokens, and the places where share links, the audit log
-and integrations will go.
+and their roles, its service tokens, link sharing, a link to the audit log, and the
+place where integrations will go.
 
 Every form posts here with an ``action``; each calls the same service as the API.
 A success redirects back with a message (POST/redirect/GET), except a new service
@@ -23,6 +23,8 @@ from django.utils import timezone
 
 from apps.accounts.models import ApiToken, TokenKind
 from apps.accounts.services import CreatedToken, token_create, token_revoke
+from apps.collab.models import ShareLink
+from apps.collab.services import project_sharing_set
 from apps.core.errors import Forbidden, Invalid, KirokuError, NotFound
 from apps.portal.views.base import PortalView
 from apps.projects.models import Role
@@ -85,6 +87,12 @@ class ProjectSettingsView(PortalView):
             # What was typed, so a refused form keeps it (only on a refusal).
             "form": request.POST if errors else {},
             "now": timezone.now(),
+            "active_links": ShareLink.objects.filter(
+                run__project=self.project,
+                run__deleted_at__isnull=True,
+                revoked_at__isnull=True,
+                expires_at__gt=timezone.now(),
+            ).count(),
         }
         return render(request, "portal/settings.html", context, status=status)
 
@@ -153,7 +161,17 @@ class ProjectSettingsView(PortalView):
         messages.success(request, f"Token “{token.name}” revoked.")
         return self._back("#tokens")
 
+    def _sharing(self, request) -> HttpResponse:
+        enabled = request.POST.get("sharing") == "on"
+        project_sharing_set(principal=self.principal, project=self.project, enabled=enabled)
+        if enabled:
+            messages.success(request, "Share links are turned on.")
+        else:
+            messages.success(request, "Share links are turned off: every link stopped working.")
+        return self._back("#share-links")
+
     HANDLERS: dict[str, Callable[[ProjectSettingsView, Any], HttpResponse]] = {
+        "sharing": _sharing,
         "project": _project,
         "member_add": _member_add,
         "member_role": _member_role,
