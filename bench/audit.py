@@ -23,19 +23,16 @@ import argparse
 import os
 import re
 import resource
-import sys
 import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import urlencode
 
-import psycopg
-
-from bench.common import add_output_arguments, emit, env_int, note, percentile
+from bench.common import add_output_arguments, emit, env_int, note
+from bench.django_pages import recreate_database, setup_django, timed
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/kiroku_audit_bench"
-WARMUP = 3
 SPACING_S = 30  # seconds between consecutive events: 1,000,000 span ~347 days
 NOISE_EVERY = 11  # one event in eleven belongs to the other project
 USERS = 50
@@ -133,43 +130,6 @@ CROSS JOIN LATERAL (
 def seed_sql() -> str:
     cases = " ".join(f"WHEN g %% 1000 < {bound} THEN '{action}'" for bound, action in ACTIONS)
     return SEED_SQL.replace("{action_case}", cases)
-
-
-def recreate_database(database_url: str) -> None:
-    parts = urlsplit(database_url)
-    name = parts.path.lstrip("/")
-    admin_url = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-
-def setup_django(database_url: str) -> None:
-    os.environ["DATABASE_URL"] = database_url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    root = str(Path(__file__).resolve().parent.parent)
-    if root not in sys.path:
-        sys.path.insert(0, root)
-    import django
-
-    django.setup()
-
-
-def timed(client, url: str, repeat: int, check) -> dict[str, Any]:
-    samples = []
-    for i in range(WARMUP + repeat):
-        started = time.perf_counter()
-        response = client.get(url)
-        elapsed = time.perf_counter() - started
-        check(response)
-        if i >= WARMUP:
-            samples.append(elapsed * 1000)
-    return {
-        "repeat": repeat,
-        "p50_ms": round(percentile(samples, 50), 1),
-        "p95_ms": round(percentile(samples, 95), 1),
-        "min_ms": round(min(samples), 1),
-    }
 
 
 def plan_summary(plan: str) -> dict[str, Any]:

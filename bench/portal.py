@@ -24,19 +24,14 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import sys
 import time
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-import psycopg
-
-from bench.common import add_output_arguments, emit, env_int, note, percentile
+from bench.common import add_output_arguments, emit, env_int, note
+from bench.django_pages import recreate_database, setup_django, timed
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/kiroku_bench_portal"
-WARMUP = 3
 TARGETS_MS = {"runs_table": 300, "run_page": 300}
 BIG_KEY = "train/loss"
 SPIKE_STEP = 123_457
@@ -165,52 +160,6 @@ def seed_project(*, project, author, runs: int, keys: int, points: int, seed: in
             "ANALYZE runs_run, runs_param, runs_tag, runs_metricsummary, runs_metricpoint"
         )
     return Run.objects.get(pk=big)
-
-
-def recreate_database(database_url: str) -> None:
-    parts = urlsplit(database_url)
-    name = parts.path.lstrip("/")
-    admin_url = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-
-def setup_django(database_url: str) -> None:
-    os.environ["DATABASE_URL"] = database_url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    root = str(Path(__file__).resolve().parent.parent)
-    if root not in sys.path:
-        sys.path.insert(0, root)
-    import django
-
-    django.setup()
-
-
-def timed(client, url: str, repeat: int, check) -> dict[str, Any]:
-    """``repeat`` timed GETs of url after WARMUP untimed ones; check(response) on each."""
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
-    samples = []
-    for i in range(WARMUP + repeat):
-        started = time.perf_counter()
-        response = client.get(url)
-        elapsed = time.perf_counter() - started
-        check(response)
-        if i >= WARMUP:
-            samples.append(elapsed * 1000)
-    with CaptureQueriesContext(connection) as queries:
-        response = client.get(url)
-    return {
-        "repeat": repeat,
-        "p50_ms": round(percentile(samples, 50), 1),
-        "p95_ms": round(percentile(samples, 95), 1),
-        "mean_ms": round(sum(samples) / len(samples), 1),
-        "min_ms": round(min(samples), 1),
-        "queries": len(queries),
-        "bytes": len(response.content),
-    }
 
 
 def measure(*, runs: int, keys: int, points: int, repeat: int, out: Path | None) -> None:

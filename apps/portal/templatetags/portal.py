@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 from django import template
 
 from apps.core.floats import float_out
+from apps.portal.formatting import human_seconds
 
 register = template.Library()
 
@@ -33,24 +34,11 @@ def sort_state(order_by: str, identifier: str) -> str:
     return "none"
 
 
-def _seconds(value: float | None) -> str:
-    if value is None:
-        return "—"
-    value = int(value)
-    hours, rest = divmod(value, 3600)
-    minutes, seconds = divmod(rest, 60)
-    if hours:
-        return f"{hours}h {minutes:02d}m"
-    if minutes:
-        return f"{minutes}m {seconds:02d}s"
-    return f"{seconds}s"
-
-
 @register.simple_tag
 def duration(run) -> str:
     if run.ended_at is None:
         return "—"
-    return _seconds((run.ended_at - run.started_at).total_seconds())
+    return human_seconds((run.ended_at - run.started_at).total_seconds())
 
 
 def number(value: Any) -> str:
