@@ -14,13 +14,13 @@ from django.db.models import Max, Sum
 from django.utils import timezone
 
 from apps.accounts.principal import Principal
+from apps.artifacts.cleanup import artifacts_release
 from apps.artifacts.keys import storage_key
-from apps.artifacts.models import Artifact, ArtifactState, ReleasedObject, UploadMethod
+from apps.artifacts.models import Artifact, ArtifactState, UploadMethod
 from apps.artifacts.storage import store_get
 from apps.artifacts.storage.base import (
     Download,
     PartDone,
-    StoreUnavailable,
     Transfer,
     UploadProblem,
     part_sizes,
@@ -334,7 +334,7 @@ def artifact_delete(*, principal: Principal, artifact: Artifact) -> None:
         if locked is None:
             return
         _audit(principal, artifact, audit_actions.ARTIFACT_DELETE, version=artifact.version)
-        _release(Artifact.objects.filter(pk=artifact.pk))
+        artifacts_release(Artifact.objects.filter(pk=artifact.pk))
         if locked.latest:
             previous = (
                 Artifact.objects.filter(
@@ -349,64 +349,6 @@ def artifact_delete(*, principal: Principal, artifact: Artifact) -> None:
                 Artifact.objects.filter(pk=previous.pk).update(latest=True)
         else:
             Artifact.objects.filter(pk=artifact.pk).delete()
-
-
-def _release(artifacts) -> int:
-    """Queue the objects of ``artifacts`` for deletion (the rows are about to go), and
-    schedule the deletion after commit."""
-    rows = [
-        ReleasedObject(storage_key=key, upload_id=upload_id)
-        for key, upload_id in artifacts.values_list("storage_key", "upload_id").iterator()
-    ]
-    ReleasedObject.objects.bulk_create(rows, batch_size=1000)
-    if rows:
-        from apps.artifacts.tasks import delete_released
-
-        transaction.on_commit(delete_released.delay)
-    return len(rows)
-
-
-def artifacts_release_for_run(*, run: Run) -> int:
-    """Called (inside its transaction) by whatever hard-deletes ``run``: its objects
-    are deleted from the store once that commits."""
-    return _release(Artifact.objects.filter(run=run))
-
-
-def artifacts_release_for_project(*, project: Project) -> int:
-    """As ``artifacts_release_for_run``, for every run of ``project``."""
-    return _release(Artifact.objects.filter(project=project))
-
-
-def artifacts_abort_stale(*, older_than_seconds: int) -> int:
-    """Abort uploads still pending after ``older_than_seconds``: the rows go, the
-    objects and multipart uploads are deleted in the background."""
-    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
-    stale = Artifact.objects.filter(state=ArtifactState.PENDING, created_at__lt=cutoff)
-    aborted = 0
-    while True:
-        with transaction.atomic():
-            ids = list(stale.values_list("pk", flat=True)[:500])
-            if not ids:
-                return aborted
-            batch = Artifact.objects.filter(pk__in=ids, state=ArtifactState.PENDING)
-            _release(batch)
-            aborted += batch.delete()[1].get("artifacts.Artifact", 0)
-
-
-def released_delete(*, limit: int = 1000) -> int:
-    """Delete queued objects from the store, then their rows. A failure leaves the row
-    for the next attempt. Returns how many were deleted."""
-    store = store_get()
-    deleted = 0
-    for row in ReleasedObject.objects.order_by("pk")[:limit]:
-        try:
-            store.delete(key=row.storage_key, upload_id=row.upload_id)
-        except StoreUnavailable:
-            logger.warning("artifacts: deleting %s failed; will retry", row.storage_key)
-            continue
-        row.delete()
-        deleted += 1
-    return deleted
 
 
 def _local_store():

@@ -3,7 +3,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.conf import settings
 
-from apps.artifacts.services import artifacts_abort_stale, released_delete
+from apps.artifacts.cleanup import artifacts_abort_stale, released_delete
 
 
 @shared_task(

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from apps.accounts.models import User
 from apps.accounts.principal import Principal
-from apps.artifacts.services import artifacts_release_for_project
+from apps.artifacts.cleanup import artifacts_release_for_project
 from apps.audit import registry as audit_actions
 from apps.audit.services import audit_record
 from apps.core.errors import Conflict, Forbidden, Invalid, not_found

@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.accounts.principal import Principal
-from apps.artifacts.services import artifacts_release_for_run
+from apps.artifacts.cleanup import artifacts_release_for_run
 from apps.audit import registry as audit_actions
 from apps.audit.services import audit_record
 from apps.core.errors import Conflict, Invalid

@@ -13,8 +13,8 @@ import hashlib
 import httpx
 import pytest
 
+from apps.artifacts.cleanup import artifacts_abort_stale
 from apps.artifacts.models import Artifact, ArtifactState, ReleasedObject
-from apps.artifacts.services import artifacts_abort_stale
 from apps.runs.models import Run
 from apps.runs.services import run_purge_deleted
 from tests.artifacts.helpers import API, declare, sha
