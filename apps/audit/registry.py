@@ -62,12 +62,12 @@ ARTIFACT_COMPLETE = register("artifact.complete", "{actor} uploaded artifact {ta
 ARTIFACT_DOWNLOAD = register("artifact.download", "{actor} downloaded artifact {target}")
 ARTIFACT_DELETE = register("artifact.delete", "{actor} deleted artifact {target}")
 # Comments and share links (apps/collab)
-COMMENT_CREATE = register("comment.create", "{actor} commented on run {target}")
-COMMENT_EDIT = register("comment.edit", "{actor} edited a comment on run {target}")
-COMMENT_DELETE = register("comment.delete", "{actor} deleted a comment on run {target}")
-SHARE_LINK_CREATE = register("share_link.create", "{actor} shared run {target} by link")
-SHARE_LINK_REVOKE = register("share_link.revoke", "{actor} revoked a share link of run {target}")
-SHARE_LINK_ACCESS = register("share_link.access", "someone opened a share link of run {target}")
+COMMENT_CREATE = register("comment.create", "{actor} commented on {target}")
+COMMENT_EDIT = register("comment.edit", "{actor} edited a comment on {target}")
+COMMENT_DELETE = register("comment.delete", "{actor} deleted a comment on {target}")
+SHARE_LINK_CREATE = register("share_link.create", "{actor} shared {target} by link")
+SHARE_LINK_REVOKE = register("share_link.revoke", "{actor} revoked a share link of {target}")
+SHARE_LINK_ACCESS = register("share_link.access", "someone opened a share link of {target}")
 SETTINGS_SHARING = register("settings.sharing", "{actor} changed link sharing of the project")
 # Team accounts: invitations by email (apps/accounts/invitations.py)
 INVITE_CREATE = register("invite.create", "{actor} invited {target}")
@@ -79,3 +79,6 @@ INVITE_ACCEPT = register("invite.accept", "{actor} accepted the invitation sent 
 SETTINGS_UPDATE = register(
     "settings.update", "{actor} edited the name or description of project {target}"
 )
+
+# Saved comparisons (#6, apps/collab): a member saved a comparison of runs.
+COMPARISON_CREATE = register("comparison.create", "{actor} saved comparison {target}")

@@ -64,7 +64,7 @@ class RunCommentsApi(KirokuApi):
     )
     def get(self, request, run_id: str):
         run = run_get_for_principal(principal=self.principal, run_id=run_id)
-        threads = selectors.comment_thread(run=run)
+        threads = selectors.comment_thread(target=run)
         return Response({"results": [comment_out(c, run_public_id=run.public_id) for c in threads]})
 
     @extend_schema(
@@ -86,7 +86,10 @@ class RunCommentsApi(KirokuApi):
         run = run_get_for_principal(principal=self.principal, run_id=run_id)
         data = _body(request, {"body", "parent"})
         comment = services.comment_create(
-            principal=self.principal, run=run, body=data.get("body"), parent_id=data.get("parent")
+            principal=self.principal,
+            target=run,
+            body=data.get("body"),
+            parent_id=data.get("parent"),
         )
         return Response(
             comment_out(comment, run_public_id=run.public_id), status=status.HTTP_201_CREATED
@@ -128,7 +131,7 @@ class RunShareLinksApi(KirokuApi):
     )
     def get(self, request, run_id: str):
         run = run_get_for_principal(principal=self.principal, run_id=run_id, needed=Role.MEMBER)
-        links = selectors.share_links_for_run(run=run)
+        links = selectors.share_links_for(target=run)
         return Response(
             {"results": [share_link_out(x, run_public_id=run.public_id) for x in links]}
         )
@@ -162,7 +165,7 @@ class RunShareLinksApi(KirokuApi):
         data = _body(request, {"expires_in", "include_artifacts"})
         created = services.share_link_create(
             principal=self.principal,
-            run=run,
+            target=run,
             expires_in=data.get("expires_in"),
             include_artifacts=data.get("include_artifacts", False),
         )

@@ -1,14 +1,15 @@
-"""Reads of comments and share links, scoped to what the principal may read."""
+"""Reads of saved comparisons, comments and share links, scoped to what the principal
+may read."""
 
 from __future__ import annotations
 
 from django.db.models import Prefetch, QuerySet
 
 from apps.accounts.principal import Principal
-from apps.collab.models import Comment, ShareLink
+from apps.collab.models import Comment, SavedComparison, ShareLink
 from apps.core.errors import not_found
 from apps.projects.access import require_role
-from apps.projects.models import Role
+from apps.projects.models import Project, Role
 from apps.runs.models import Run
 
 
@@ -18,13 +19,29 @@ def _int_id(value: str, what: str) -> int:
     return int(value)
 
 
-def comment_thread(*, run: Run) -> list[Comment]:
-    """The run's top-level comments, oldest first, each with ``replies`` prefetched
-    (oldest first) and the mentioned usernames. Deleted comments are kept (shown as
-    deleted) so replies keep their place."""
+def _on(target: Run | SavedComparison) -> dict[str, object]:
+    return {"comparison": target} if isinstance(target, SavedComparison) else {"run": target}
+
+
+def comparison_get_in_project(*, project: Project, comparison_id: str) -> SavedComparison:
+    """The project's saved comparison with this id, or NotFound. The caller has
+    checked that the principal may read the project."""
+    comparison = SavedComparison.objects.filter(
+        pk=_int_id(comparison_id, "comparison"), project=project
+    ).first()
+    if comparison is None:
+        raise not_found("comparison")
+    comparison.project = project
+    return comparison
+
+
+def comment_thread(*, target: Run | SavedComparison) -> list[Comment]:
+    """The top-level comments on a run or a saved comparison, oldest first, each with
+    ``replies`` prefetched (oldest first) and the mentioned usernames. Deleted
+    comments are kept (shown as deleted) so replies keep their place."""
     with_mentions = Comment.objects.prefetch_related("mentions").order_by("created_at", "pk")
     return list(
-        with_mentions.filter(run=run, parent__isnull=True).prefetch_related(
+        with_mentions.filter(parent__isnull=True, **_on(target)).prefetch_related(
             Prefetch("replies", queryset=with_mentions)
         )
     )
@@ -33,11 +50,13 @@ def comment_thread(*, run: Run) -> list[Comment]:
 def comment_get_for_principal(
     *, principal: Principal, comment_id: str, needed: Role = Role.VIEWER
 ) -> Comment:
-    """The comment, or NotFound when it does not exist or its run is not readable."""
+    """The comment on a run, or NotFound when it does not exist, is on a saved
+    comparison (the API names runs only), or its run is not readable."""
     comment = (
         Comment.objects.select_related("run", "run__project")
         .filter(
             pk=_int_id(comment_id, "comment"),
+            run__isnull=False,
             run__deleted_at__isnull=True,
             run__project__deleted_at__isnull=True,
         )
@@ -49,8 +68,9 @@ def comment_get_for_principal(
     return comment
 
 
-def share_links_for_run(*, run: Run) -> QuerySet[ShareLink]:
-    return ShareLink.objects.filter(run=run).order_by("-created_at", "-pk")
+def share_links_for(*, target: Run | SavedComparison) -> QuerySet[ShareLink]:
+    """The share links of a run or a saved comparison, newest first."""
+    return ShareLink.objects.filter(**_on(target)).order_by("-created_at", "-pk")
 
 
 def share_link_get_for_principal(*, principal: Principal, link_id: str) -> ShareLink:
@@ -58,6 +78,7 @@ def share_link_get_for_principal(*, principal: Principal, link_id: str) -> Share
         ShareLink.objects.select_related("run", "run__project")
         .filter(
             pk=_int_id(link_id, "share link"),
+            run__isnull=False,
             run__deleted_at__isnull=True,
             run__project__deleted_at__isnull=True,
         )

@@ -1,5 +1,8 @@
-"""Writes for comments and share links. Each checks permission, runs in one
-transaction with its audit event, and writes domain events to the outbox."""
+"""Writes for saved comparisons, comments and share links. Each checks permission,
+runs in one transaction with its audit event, and writes domain events to the outbox.
+
+Comments and share links have a target: a run or a saved comparison. The project, the
+permission check and the audit event's target all come from it."""
 
 from __future__ import annotations
 
@@ -19,30 +22,98 @@ from apps.accounts.models import User
 from apps.accounts.principal import Principal
 from apps.audit import registry as audit_actions
 from apps.audit.services import audit_record
-from apps.collab.models import COMMENT_MAX_LENGTH, Comment, ShareLink
+from apps.collab.models import (
+    COMMENT_MAX_LENGTH,
+    COMPARISON_MAX_RUNS,
+    COMPARISON_MIN_RUNS,
+    COMPARISON_NAME_MAX_LENGTH,
+    Comment,
+    SavedComparison,
+    ShareLink,
+)
 from apps.core.errors import Forbidden, Invalid, not_found
 from apps.core.markdown import markdown_render_mentions
 from apps.events.services import event_emit
 from apps.projects.access import require_role
 from apps.projects.models import Membership, Project, Role
 from apps.runs.models import Run
+from apps.runs.selectors import run_list_for_project
 
 SHARE_DEFAULT_SECONDS = 7 * 24 * 3600
 SHARE_MAX_SECONDS = 90 * 24 * 3600
 SHARE_MIN_SECONDS = 60
 SHARE_TOKEN_BYTES = 32  # 256 bits from secrets
 
+Target = Run | SavedComparison
 
-def _audit(principal: Principal, run: Run, action, target_id: str | int, **metadata) -> None:
+
+def _target_of(target: Target) -> dict[str, object]:
+    """The fields naming ``target`` on a comment or share link (for filters and rows)."""
+    if isinstance(target, SavedComparison):
+        return {"comparison": target}
+    return {"run": target}
+
+
+def _audit(principal: Principal, target: Target, action, target_id: str | int, **metadata) -> None:
+    if isinstance(target, SavedComparison):
+        kind, target_key = "comparison", target.pk
+    else:
+        kind, target_key = "run", target.public_id
     audit_record(
         principal=principal,
         action=action,
-        project=run.project,
-        target_type="run",
-        target_id=run.public_id,
-        target_label=run.label,
+        project=target.project,
+        target_type=kind,
+        target_id=target_key,
+        target_label=target.label,
         metadata={"id": target_id, **metadata},
     )
+
+
+# -- saved comparisons -------------------------------------------------------------------
+
+
+def comparison_create(
+    *, principal: Principal, project: Project, name: object, run_ids: object
+) -> SavedComparison:
+    """Save a comparison of 2 to 20 live runs of ``project`` (members and admins) under
+    ``name`` (1 to 100 characters). Repeated ids count once; the order is kept."""
+    require_role(principal, project, Role.MEMBER)
+    author = _author_of(principal)
+    if not isinstance(name, str) or not name.strip():
+        raise Invalid("name must be non-empty text", field="name")
+    name = name.strip()
+    if len(name) > COMPARISON_NAME_MAX_LENGTH:
+        raise Invalid(
+            f"name must be at most {COMPARISON_NAME_MAX_LENGTH} characters (got {len(name)})",
+            field="name",
+        )
+    if not isinstance(run_ids, list) or not all(isinstance(x, str) for x in run_ids):
+        raise Invalid("runs must be a list of run ids", field="runs")
+    ids = list(dict.fromkeys(x.strip() for x in run_ids if x.strip()))
+    if not COMPARISON_MIN_RUNS <= len(ids) <= COMPARISON_MAX_RUNS:
+        raise Invalid(
+            f"a comparison holds {COMPARISON_MIN_RUNS} to {COMPARISON_MAX_RUNS} runs "
+            f"(got {len(ids)})",
+            field="runs",
+        )
+    live = set(
+        run_list_for_project(project=project)
+        .filter(public_id__in=ids)
+        .values_list("public_id", flat=True)
+    )
+    if len(live) != len(ids):
+        raise Invalid("every run must be a live run of this project", field="runs")
+    with transaction.atomic():
+        comparison = SavedComparison.objects.create(
+            project=project,
+            name=name,
+            run_ids=ids,
+            created_by=author,
+            created_by_label=author.username,
+        )
+        _audit(principal, comparison, audit_actions.COMPARISON_CREATE, comparison.pk, runs=ids)
+    return comparison
 
 
 # -- comments --------------------------------------------------------------------------
@@ -82,40 +153,49 @@ def _author_of(principal: Principal) -> User:
 
 
 def comment_create(
-    *, principal: Principal, run: Run, body: object, parent_id: object = None
+    *, principal: Principal, target: Target, body: object, parent_id: object = None
 ) -> Comment:
-    """Comment on ``run`` (anyone who can read it, viewers included), or reply to one
-    of its comments; a reply to a reply joins the thread of the comment it answers
-    (threads are one level deep). Mentions of project members are linked, stored and
-    sent in the ``comment.posted`` event after commit."""
-    require_role(principal, run.project, Role.VIEWER, what="run")
+    """Comment on ``target``, a run or a saved comparison (anyone who can read its
+    project, viewers included), or reply to one of its comments; a reply to a reply
+    joins the thread of the comment it answers (threads are one level deep). Mentions
+    of project members are linked, stored and sent in the ``comment.posted`` event
+    after commit."""
+    project = target.project
+    is_run = isinstance(target, Run)
+    require_role(principal, project, Role.VIEWER, what="run" if is_run else "comparison")
     author = _author_of(principal)
     body = _body_clean(body)
     parent = None
     if parent_id is not None:
         if type(parent_id) is not int:
             raise Invalid("parent must be a comment id (an integer)", field="parent")
-        parent = Comment.objects.filter(pk=parent_id, run=run, deleted_at__isnull=True).first()
+        parent = Comment.objects.filter(
+            pk=parent_id, deleted_at__isnull=True, **_target_of(target)
+        ).first()
         if parent is None:
-            raise Invalid("parent must be a live comment on this run", field="parent")
+            what = "run" if is_run else "comparison"
+            raise Invalid(f"parent must be a live comment on this {what}", field="parent")
         if parent.parent_id is not None:
             parent = parent.parent
-    comment = Comment(run=run, parent=parent, author=author, author_label=author.username)
+    comment = Comment(
+        parent=parent, author=author, author_label=author.username, **_target_of(target)
+    )
     comment.body = body
-    mentioned = _render(comment, run.project)
+    mentioned = _render(comment, project)
     with transaction.atomic():
         comment.save()
         users = list(User.objects.filter(username__in=mentioned))
         comment.mentions.set(users)
-        _audit(principal, run, audit_actions.COMMENT_CREATE, comment.pk, parent=parent_id)
+        _audit(principal, target, audit_actions.COMMENT_CREATE, comment.pk, parent=parent_id)
+        on = {"run_id": target.public_id} if is_run else {"comparison_id": target.pk}
         event_emit(
             type="comment.posted",
-            project_id=run.project_id,
-            run_id=run.pk,
+            project_id=project.pk,
+            run_id=target.pk if is_run else None,
             payload={
                 "comment_id": comment.pk,
-                "run_id": run.public_id,
-                "project": run.project.slug,
+                **on,
+                "project": project.slug,
                 "author": author.username,
                 "mentioned": sorted(user.username for user in users),
             },
@@ -125,27 +205,27 @@ def comment_create(
 
 def comment_edit(*, principal: Principal, comment: Comment, body: object) -> Comment:
     """Change a comment's text (its author only); it is marked edited."""
-    run = comment.run
-    require_role(principal, run.project, Role.VIEWER, what="comment")
+    target = comment.target
+    require_role(principal, target.project, Role.VIEWER, what="comment")
     if comment.deleted_at is not None:
         raise not_found("comment")
     if principal.user is None or comment.author_id != principal.user.pk:
         raise Forbidden("only its author can edit a comment")
     comment.body = _body_clean(body)
-    mentioned = _render(comment, run.project)
+    mentioned = _render(comment, target.project)
     comment.edited_at = timezone.now()
     with transaction.atomic():
         comment.save(update_fields=["body", "body_html", "edited_at"])
         comment.mentions.set(User.objects.filter(username__in=mentioned))
-        _audit(principal, run, audit_actions.COMMENT_EDIT, comment.pk)
+        _audit(principal, target, audit_actions.COMMENT_EDIT, comment.pk)
     return comment
 
 
 def comment_delete(*, principal: Principal, comment: Comment) -> Comment:
     """Soft-delete a comment (its author, or a project admin): the thread keeps its
     place, shown as deleted; the text is gone. Deleting twice changes nothing."""
-    run = comment.run
-    role = require_role(principal, run.project, Role.VIEWER, what="comment")
+    target = comment.target
+    role = require_role(principal, target.project, Role.VIEWER, what="comment")
     is_author = principal.user is not None and comment.author_id == principal.user.pk
     if not is_author and role < Role.ADMIN:
         raise Forbidden("only its author or a project admin can delete a comment")
@@ -157,7 +237,7 @@ def comment_delete(*, principal: Principal, comment: Comment) -> Comment:
         comment.body_html = ""
         comment.save(update_fields=["deleted_at", "body", "body_html"])
         comment.mentions.clear()
-        _audit(principal, run, audit_actions.COMMENT_DELETE, comment.pk, by_author=is_author)
+        _audit(principal, target, audit_actions.COMMENT_DELETE, comment.pk, by_author=is_author)
     return comment
 
 
@@ -175,13 +255,19 @@ class CreatedShareLink:
 
 
 def share_link_create(
-    *, principal: Principal, run: Run, expires_in: object = None, include_artifacts: object = False
+    *,
+    principal: Principal,
+    target: Target,
+    expires_in: object = None,
+    include_artifacts: object = False,
 ) -> CreatedShareLink:
-    """A link showing ``run`` read-only to anyone holding it, for ``expires_in``
-    seconds (default 7 days, at most 90). Members and admins; not while the project
-    has sharing turned off."""
-    require_role(principal, run.project, Role.MEMBER, what="run")
-    if not run.project.sharing_enabled:
+    """A link showing ``target`` (a run or a saved comparison) read-only to anyone
+    holding it, for ``expires_in`` seconds (default 7 days, at most 90). Members and
+    admins; not while the project has sharing turned off. A comparison's link never
+    shares files: ``include_artifacts`` is ignored for it."""
+    is_run = isinstance(target, Run)
+    require_role(principal, target.project, Role.MEMBER, what="run" if is_run else "comparison")
+    if not target.project.sharing_enabled:
         raise Forbidden("link sharing is turned off for this project", code="sharing_disabled")
     if expires_in is None:
         expires_in = SHARE_DEFAULT_SECONDS
@@ -193,11 +279,12 @@ def share_link_create(
         )
     if type(include_artifacts) is not bool:
         raise Invalid("include_artifacts must be true or false", field="include_artifacts")
+    include_artifacts = include_artifacts and is_run
     author = _author_of(principal)
     token = secrets.token_urlsafe(SHARE_TOKEN_BYTES)
     with transaction.atomic():
         link = ShareLink.objects.create(
-            run=run,
+            **_target_of(target),
             token_hash=share_token_hash(token),
             created_by=author,
             created_by_label=author.username,
@@ -206,7 +293,7 @@ def share_link_create(
         )
         _audit(
             principal,
-            run,
+            target,
             audit_actions.SHARE_LINK_CREATE,
             link.pk,
             expires_at=link.expires_at.isoformat(),
@@ -217,8 +304,8 @@ def share_link_create(
 
 def share_link_revoke(*, principal: Principal, link: ShareLink) -> ShareLink:
     """Revoke a link (its creator, or a project admin); it is dead at once."""
-    run = link.run
-    role = require_role(principal, run.project, Role.VIEWER, what="share link")
+    target = link.target
+    role = require_role(principal, target.project, Role.VIEWER, what="share link")
     is_creator = principal.user is not None and link.created_by_id == principal.user.pk
     if not is_creator and role < Role.ADMIN:
         raise Forbidden("only its creator or a project admin can revoke a share link")
@@ -227,7 +314,7 @@ def share_link_revoke(*, principal: Principal, link: ShareLink) -> ShareLink:
     with transaction.atomic():
         link.revoked_at = timezone.now()
         link.save(update_fields=["revoked_at"])
-        _audit(principal, run, audit_actions.SHARE_LINK_REVOKE, link.pk)
+        _audit(principal, target, audit_actions.SHARE_LINK_REVOKE, link.pk)
     return link
 
 
@@ -238,14 +325,18 @@ def share_link_check(*, token: object) -> ShareLink:
     if not isinstance(token, str) or not 20 <= len(token) <= 100:
         raise not_found("share link")
     digest = share_token_hash(token)
-    link = ShareLink.objects.select_related("run", "run__project").filter(token_hash=digest).first()
+    link = (
+        ShareLink.objects.select_related("run", "run__project", "comparison__project")
+        .filter(token_hash=digest)
+        .first()
+    )
     if (
         link is None
         or not hmac.compare_digest(link.token_hash, digest)
         or not link.active
-        or link.run.deleted_at is not None
-        or link.run.project.deleted_at is not None
-        or not link.run.project.sharing_enabled
+        or (link.run is not None and link.run.deleted_at is not None)
+        or link.target.project.deleted_at is not None
+        or not link.target.project.sharing_enabled
     ):
         raise not_found("share link")
     return link
@@ -260,7 +351,7 @@ def share_link_open(*, token: object, request) -> ShareLink:
         ShareLink.objects.filter(pk=link.pk).update(
             view_count=F("view_count") + 1, last_viewed_at=timezone.now()
         )
-        _audit(visitor, link.run, audit_actions.SHARE_LINK_ACCESS, link.pk)
+        _audit(visitor, link.target, audit_actions.SHARE_LINK_ACCESS, link.pk)
     return link
 
 

@@ -14,6 +14,12 @@ from apps.portal.views.accounts_pages import (
 )
 from apps.portal.views.audit_page import AuditPageView
 from apps.portal.views.compare import CompareView
+from apps.portal.views.comparisons import (
+    ComparisonCommentsView,
+    ComparisonShareLinksView,
+    ComparisonsView,
+    ComparisonView,
+)
 from apps.portal.views.project_settings import ProjectSettingsView
 from apps.portal.views.projects import ProjectListView
 from apps.portal.views.run import (
@@ -27,6 +33,7 @@ from apps.portal.views.run import (
 from apps.portal.views.runs_table import ColumnKeysView, RunsTableView, SavedViewsView
 from apps.portal.views.shared import (
     SharedArtifactsView,
+    SharedComparisonHistoryView,
     SharedDownloadView,
     SharedHistoryView,
     SharedMetricsView,
@@ -60,6 +67,24 @@ urlpatterns = [
     path("projects/<slug:slug>/columns", ColumnKeysView.as_view(), name="column-keys"),
     path("projects/<slug:slug>/views", SavedViewsView.as_view(), name="saved-views"),
     path("projects/<slug:slug>/compare", CompareView.as_view(), name="compare"),
+    # A comparison's id is <str:…> and checked in the view, so that a malformed one is
+    # the same 404 as a missing one (and an anonymous visitor is sent to sign in first).
+    path("projects/<slug:slug>/comparisons", ComparisonsView.as_view(), name="comparisons"),
+    path(
+        "projects/<slug:slug>/comparisons/<str:comparison_id>",
+        ComparisonView.as_view(),
+        name="comparison",
+    ),
+    path(
+        "projects/<slug:slug>/comparisons/<str:comparison_id>/comments",
+        ComparisonCommentsView.as_view(),
+        name="comparison-comments",
+    ),
+    path(
+        "projects/<slug:slug>/comparisons/<str:comparison_id>/share",
+        ComparisonShareLinksView.as_view(),
+        name="comparison-share",
+    ),
     path("projects/<slug:slug>/settings", ProjectSettingsView.as_view(), name="settings"),
     path("projects/<slug:slug>/audit", AuditPageView.as_view(), name="audit"),
     path("projects/<slug:slug>/runs/<str:run_id>", RunPageView.as_view(), name="run"),
@@ -87,6 +112,11 @@ urlpatterns = [
     path("s/<str:token>/metrics", SharedMetricsView.as_view(), name="shared-metrics"),
     path("s/<str:token>/metrics/history", SharedHistoryView.as_view(), name="shared-history"),
     path("s/<str:token>/artifacts", SharedArtifactsView.as_view(), name="shared-artifacts"),
+    path(
+        "s/<str:token>/runs/<str:run_id>/metrics/history",
+        SharedComparisonHistoryView.as_view(),
+        name="shared-comparison-history",
+    ),
     path(
         "s/<str:token>/artifacts/<str:artifact_id>/download",
         SharedDownloadView.as_view(),

@@ -3,7 +3,11 @@
 The runs table's selection opens it as ``compare?runs=ID&runs=ID…``. The page's data
 (the runs, every param and every metric's last value) is read in three queries
 whatever the number of runs and keys, and embedded with ``json_script``; the metric
-overlays fetch each run's downsampled history from the API as they scroll into view.
+overlays fetch each run's downsampled history as they scroll into view, from the URL
+pattern the page gives them (the API here; a share link's own endpoint on /s/<token>).
+
+A saved comparison (apps/portal/views/comparisons.py) and a share link of one
+(apps/portal/views/shared.py) render the same page from ``compare_context``.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from django.http import HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 
+from apps.collab.models import COMPARISON_NAME_MAX_LENGTH
 from apps.core.floats import float_out
 from apps.portal.views.base import PortalView
 from apps.projects.models import Project, Role
@@ -24,6 +29,7 @@ from apps.runs.selectors import run_list_for_project
 
 MIN_RUNS = 2
 MAX_RUNS = 20
+RUN_PLACEHOLDER = "__run__"  # compare.js puts each run's id here in the history URL
 SHOWN_ID_LENGTH = 40  # an unknown id is echoed back, cut to this length
 # One colour per run, in the order the runs were chosen; every chart uses them.
 PALETTE = (
@@ -121,8 +127,16 @@ def metric_last_values(runs: list[Run]) -> dict[str, list[float | str | None]]:
     return {key: last[key] for key in sorted(last)}
 
 
-def compare_data(*, project: Project, runs: list[Run], params: list[ParamRow]) -> dict[str, Any]:
-    """What compare.js draws, embedded in the page with json_script."""
+def api_history_url() -> str:
+    """The API's metric history URL with RUN_PLACEHOLDER for the run's id."""
+    return reverse("run-metric-history", kwargs={"run_id": RUN_PLACEHOLDER})
+
+
+def compare_data(
+    *, project: Project, runs: list[Run], params: list[ParamRow], history_url: str, links: bool
+) -> dict[str, Any]:
+    """What compare.js draws, embedded in the page with json_script. ``links``: give
+    each run its page's URL (not on a share link's page)."""
     last = metric_last_values(runs)
     return {
         "runs": [
@@ -132,10 +146,10 @@ def compare_data(*, project: Project, runs: list[Run], params: list[ParamRow]) -
                 "label": run.label,
                 "status": run.status,
                 "color": PALETTE[index],
-                "url": reverse(
-                    "portal:run", kwargs={"slug": project.slug, "run_id": run.public_id}
-                ),
-                "history_url": reverse("run-metric-history", kwargs={"run_id": run.public_id}),
+                "url": reverse("portal:run", kwargs={"slug": project.slug, "run_id": run.public_id})
+                if links
+                else None,
+                "history_url": history_url.replace(RUN_PLACEHOLDER, run.public_id),
             }
             for index, run in enumerate(runs)
         ],
@@ -150,6 +164,35 @@ def compare_data(*, project: Project, runs: list[Run], params: list[ParamRow]) -
     }
 
 
+def compare_context(
+    *, project: Project, runs: list[Run], history_url: str, links: bool = True
+) -> dict[str, Any]:
+    """The template context of the compared runs (portal/compare_body.html and the
+    embedded data). ``history_url`` holds RUN_PLACEHOLDER; ``links``: link each run
+    to its page (not on a share link's page)."""
+    ids = [run.public_id for run in runs]
+    params = param_rows(runs)
+    data = compare_data(
+        project=project, runs=runs, params=params, history_url=history_url, links=links
+    )
+    return {
+        "runs": [
+            {
+                "run": run,
+                "color": PALETTE[index],
+                "without": urlencode([("runs", other) for other in ids if other != ids[index]]),
+            }
+            for index, run in enumerate(runs)
+        ],
+        "links": links,
+        "history_url": history_url,
+        "params": params,
+        "differing": sum(1 for row in params if row.differs),
+        "metric_keys": data["metric_keys"],
+        "data": data,
+    }
+
+
 class CompareView(PortalView):
     access = Role.VIEWER
 
@@ -161,25 +204,15 @@ class CompareView(PortalView):
         except CompareError as exc:
             context["error"] = str(exc)
             return render(request, "portal/compare.html", context, status=400)
-        params = param_rows(runs)
-        data = compare_data(project=self.project, runs=runs, params=params)
+        role = self.role()
+        context.update(
+            compare_context(project=self.project, runs=runs, history_url=api_history_url())
+        )
         context.update(
             {
-                "runs": [
-                    {
-                        "run": run,
-                        "color": PALETTE[index],
-                        "without": urlencode(
-                            [("runs", other) for other in ids if other != ids[index]]
-                        ),
-                    }
-                    for index, run in enumerate(runs)
-                ],
                 "can_remove": len(runs) > MIN_RUNS,
-                "params": params,
-                "differing": sum(1 for row in params if row.differs),
-                "metric_keys": data["metric_keys"],
-                "data": data,
+                "can_save": role is not None and role >= Role.MEMBER,
+                "name_max_length": COMPARISON_NAME_MAX_LENGTH,
             }
         )
         return render(request, "portal/compare.html", context)

@@ -16,6 +16,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import Q
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -88,8 +89,8 @@ class ProjectSettingsView(PortalView):
             "form": request.POST if errors else {},
             "now": timezone.now(),
             "active_links": ShareLink.objects.filter(
-                run__project=self.project,
-                run__deleted_at__isnull=True,
+                Q(run__project=self.project, run__deleted_at__isnull=True)
+                | Q(comparison__project=self.project),
                 revoked_at__isnull=True,
                 expires_at__gt=timezone.now(),
             ).count(),

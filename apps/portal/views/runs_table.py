@@ -13,6 +13,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 
 from apps.accounts.services import token_create
+from apps.collab.models import SavedComparison
 from apps.core.errors import Conflict, Invalid
 from apps.portal.models import ColumnChoice, SavedView
 from apps.portal.services import column_choice_save, saved_view_create, saved_view_delete
@@ -122,6 +123,9 @@ class RunsTableView(PortalView):
             "columns": columns_text(columns),
             "saved": saved,
             "saved_views": SavedView.objects.filter(project=self.project),
+            "saved_comparisons": SavedComparison.objects.filter(project=self.project).order_by(
+                "-created_at"
+            )[:50],
             "sorts": [
                 (identifier, label, _order_toggle(order_by, identifier))
                 for identifier, label in FIXED_SORTS.items()

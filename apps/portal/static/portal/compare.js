@@ -1,7 +1,9 @@
 // The compare page: metric overlays drawn as they scroll into view, the "only
 // differing" toggle of the parameter table, the chosen metric's bars and the
 // parallel-coordinates plot. The data comes from the page (json_script, see
-// apps/portal/views/compare.py); histories from the JSON API with the session.
+// apps/portal/views/compare.py); histories from the URL pattern the page puts in
+// #overlays[data-history-url] (the JSON API with the session, or a share link's own
+// endpoint on /s/<token>), with "__run__" standing for the run's id.
 //
 // Run names, keys and param values are user text: they reach the DOM through
 // textContent only, and plotly (which reads HTML-like tags in names, titles and
@@ -15,6 +17,8 @@
   const MAX_POINTS = 1000;
   const MAX_AXES = 15; // parameter axes in the parallel plot; more is unreadable
   const CONFIG = { responsive: true, displaylogo: false };
+  const overlays = document.getElementById("overlays");
+  const HISTORY_URL = overlays ? overlays.dataset.historyUrl : "";
 
   // Numeric entities: plotly decodes those, but not &quot; or &apos;.
   const ENTITIES = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&#34;", "'": "&#39;" };
@@ -51,7 +55,8 @@
   }
 
   async function history(run, key) {
-    const url = `${run.history_url}?key=${encodeURIComponent(key)}&max_points=${MAX_POINTS}`;
+    const base = HISTORY_URL.replace("__run__", encodeURIComponent(run.id));
+    const url = `${base}?key=${encodeURIComponent(key)}&max_points=${MAX_POINTS}`;
     const response = await fetch(url, {
       credentials: "same-origin",
       headers: { Accept: "application/json" },
