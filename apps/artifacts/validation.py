@@ -9,6 +9,7 @@ from typing import Any
 
 from apps.artifacts.paths import artifact_path_clean
 from apps.core.errors import Invalid
+from apps.core.validation import json_object
 
 MIB = 1024 * 1024
 # S3's own limits: objects up to 5 TiB, at most 10,000 parts of at least 5 MiB.
@@ -39,18 +40,6 @@ def part_size_for(size: int) -> int:
     return max(MIN_PART_SIZE, -(-needed // MIB) * MIB)
 
 
-def _object(data: Any, allowed: set[str]) -> dict[str, Any]:
-    if not isinstance(data, dict):
-        raise Invalid("request body must be a JSON object")
-    unknown = sorted(set(data) - allowed)
-    if unknown:
-        raise Invalid(
-            f"unknown field {unknown[0]!r}; allowed: {', '.join(sorted(allowed))}",
-            field=unknown[0],
-        )
-    return data
-
-
 def _sha256(value: Any, field: str) -> str:
     if not isinstance(value, str) or not _HEX64.match(value.lower()):
         raise Invalid(f"{field} must be a SHA-256 digest: 64 hexadecimal characters", field=field)
@@ -68,7 +57,7 @@ def sha256_list_clean(value: Any, field: str, *, count: int | None = None) -> li
 
 
 def artifact_create_clean(data: Any) -> ArtifactCreateIn:
-    body = _object(data, {"path", "size", "sha256", "content_type", "parts_sha256"})
+    body = json_object(data, {"path", "size", "sha256", "content_type", "parts_sha256"})
     for required in ("path", "size", "sha256"):
         if required not in body:
             raise Invalid(f"{required} is required", field=required)
@@ -99,7 +88,7 @@ def artifact_create_clean(data: Any) -> ArtifactCreateIn:
 
 def parts_request_clean(data: Any, *, part_count: int) -> tuple[list[str], list[int]]:
     """``(sha256 of every part, the part numbers whose URLs are wanted)``."""
-    body = _object(data, {"sha256", "numbers"})
+    body = json_object(data, {"sha256", "numbers"})
     if "sha256" not in body:
         raise Invalid("sha256 is required: the SHA-256 of every part", field="sha256")
     digests = sha256_list_clean(body["sha256"], "sha256", count=part_count)
@@ -117,7 +106,7 @@ def parts_request_clean(data: Any, *, part_count: int) -> tuple[list[str], list[
 
 def complete_clean(data: Any, *, multipart: bool, part_count: int) -> list[tuple[int, str]]:
     """The ``(number, etag)`` of every part (empty for a single PUT)."""
-    body = _object(data if data is not None else {}, {"parts"})
+    body = json_object(data if data is not None else {}, {"parts"})
     if not multipart:
         if "parts" in body:
             raise Invalid("parts is only for multipart uploads", field="parts")

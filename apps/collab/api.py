@@ -6,7 +6,7 @@ from rest_framework.response import Response
 
 from apps.collab import selectors, services
 from apps.collab.output import comment_out, share_link_out
-from apps.core.errors import Invalid
+from apps.core.validation import json_object
 from apps.core.views import KirokuApi
 from apps.projects.models import Role
 from apps.runs.selectors import run_get_for_principal
@@ -40,16 +40,7 @@ SHARE_EXAMPLE = {
 
 
 def _body(request, allowed: set[str]) -> dict:
-    data = request.data
-    if not isinstance(data, dict):
-        raise Invalid("request body must be a JSON object")
-    unknown = sorted(set(data) - allowed)
-    if unknown:
-        raise Invalid(
-            f"unknown field {unknown[0]!r}; allowed: {', '.join(sorted(allowed))}",
-            field=unknown[0],
-        )
-    return data
+    return json_object(request.data, allowed)
 
 
 class RunCommentsApi(KirokuApi):
