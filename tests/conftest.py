@@ -30,29 +30,38 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.django_db(transaction=True))
 
 
+# (marker, is the service missing?, how to provide it)
+SERVICE_GATES = (
+    (
+        "postgres",
+        lambda: connection.vendor != "postgresql",
+        "needs PostgreSQL: run with DATABASE_URL=postgres://postgres@127.0.0.1:5432/kiroku "
+        "(make test-postgres)",
+    ),
+    (
+        "redis",
+        lambda: not os.environ.get("REDIS_URL"),
+        "needs Redis: run with REDIS_URL=redis://127.0.0.1:6379/15",
+    ),
+    (
+        "browser",
+        lambda: shutil.which("chromium") is None,
+        "needs Chromium on PATH: apt-get install -y chromium (nothing is downloaded)",
+    ),
+)
+
+
 @pytest.fixture(autouse=True)
 def _service_gates(request):
-    # A skip here is deliberate and says why: `make test` must pass on a new machine
-    # with only Python (the README's promise), and CI=true turns every such skip
-    # into a failure, so CI never passes without PostgreSQL and Redis.
-    if request.node.get_closest_marker("postgres") and connection.vendor != "postgresql":
-        reason = (
-            "needs PostgreSQL: run with DATABASE_URL=postgres://postgres@127.0.0.1:5432/kiroku "
-            "(make test-postgres)"
-        )
-        if IN_CI:
-            pytest.fail(f"CI=true but the suite is not running on PostgreSQL; {reason}")
-        pytest.skip(reason)
-    if request.node.get_closest_marker("redis") and not os.environ.get("REDIS_URL"):
-        reason = "needs Redis: run with REDIS_URL=redis://127.0.0.1:6379/15"
-        if IN_CI:
-            pytest.fail(f"CI=true but REDIS_URL is not set; {reason}")
-        pytest.skip(reason)
-    if request.node.get_closest_marker("browser") and shutil.which("chromium") is None:
-        reason = "needs Chromium on PATH: apt-get install -y chromium (nothing is downloaded)"
-        if IN_CI:
-            pytest.fail(f"CI=true but chromium is not on PATH; {reason}")
-        pytest.skip(reason)
+    for marker, missing, reason in SERVICE_GATES:
+        if request.node.get_closest_marker(marker) and missing():
+            if IN_CI:
+                pytest.fail(f"CI=true but a service is missing; {reason}")
+            # Deliberate, and the reason says how to run it: `make test` must pass on a
+            # new machine with only Python (the README's promise), while CI=true turns
+            # this into the failure above, so CI never passes without PostgreSQL, Redis
+            # and Chromium.
+            pytest.skip(reason)
 
 
 @pytest.fixture(autouse=True)
