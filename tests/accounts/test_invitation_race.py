@@ -4,41 +4,19 @@ real transactions): one account is made, the other submit is the 404 page."""
 from __future__ import annotations
 
 import threading
-import time
 
 import psycopg
 import pytest
-from django.db import connection, connections
+from django.db import connections
 from django.test import Client
 
 from apps.accounts.models import Invitation, User
 from apps.audit.models import AuditEvent
 from apps.projects.models import Membership
 from tests.accounts.conftest import PASSWORD
+from tests.pg_locks import pg_test_dsn, wait_for, waiting_backends
 
 pytestmark = pytest.mark.postgres
-
-
-def _dsn() -> str:
-    db = connection.settings_dict  # the test database, not the configured one
-    return f"host={db['HOST']} port={db['PORT'] or 5432} user={db['USER']} dbname={db['NAME']}"
-
-
-def _waiting_backends(conn) -> int:
-    conn.execute("SELECT pg_stat_clear_snapshot()")
-    row = conn.execute(
-        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = %s",
-        (connection.settings_dict["NAME"],),
-    ).fetchone()
-    return row[0]
-
-
-def _wait_for(predicate, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for both accepts to block")
-        time.sleep(0.02)
 
 
 def _submit(secret: str, username: str, results: dict) -> threading.Thread:
@@ -58,14 +36,14 @@ def _submit(secret: str, username: str, results: dict) -> threading.Thread:
 def test_two_simultaneous_accepts_make_one_account(token):
     invitation = Invitation.objects.get()
     results: dict[str, int] = {}
-    with psycopg.connect(_dsn(), autocommit=False) as blocker:
+    with psycopg.connect(pg_test_dsn(), autocommit=False) as blocker:
         # Hold the invitation's row so both accepts stop at their claim, inside their
         # transactions, having both passed every check before it.
         blocker.execute(
             "SELECT 1 FROM accounts_invitation WHERE id = %s FOR UPDATE", (invitation.pk,)
         )
         threads = [_submit(token, name, results) for name in ("dana_one", "dana_two")]
-        _wait_for(lambda: _waiting_backends(blocker) == 2)
+        wait_for(lambda: waiting_backends(blocker) == 2, "both accepts to block")
         blocker.rollback()
     for thread in threads:
         thread.join()

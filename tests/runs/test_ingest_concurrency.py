@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import psycopg
 import pytest
@@ -11,6 +10,7 @@ from django.db import connection, connections
 
 from apps.runs.models import LogBatch, MetricPoint, MetricSummary
 from tests.conftest import Api, points
+from tests.pg_locks import pg_test_dsn, wait_for, waiting_backends
 
 pytestmark = pytest.mark.postgres
 
@@ -31,29 +31,6 @@ def _in_thread(target, results: list, index: int):
     thread = threading.Thread(target=run)
     thread.start()
     return thread
-
-
-def _dsn() -> str:
-    db = connection.settings_dict  # the test database, not the configured one
-    return f"host={db['HOST']} port={db['PORT'] or 5432} user={db['USER']} dbname={db['NAME']}"
-
-
-def _waiting_backends(conn) -> int:
-    # pg_stat_activity is a snapshot taken once per transaction; clear it to see now.
-    conn.execute("SELECT pg_stat_clear_snapshot()")
-    row = conn.execute(
-        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = %s",
-        (connection.settings_dict["NAME"],),
-    ).fetchone()
-    return row[0]
-
-
-def _wait_for(predicate, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for the writers to block ({predicate})")
-        time.sleep(0.02)
 
 
 def test_two_concurrent_writers_to_one_run_store_everything(as_member, run_id):
@@ -102,18 +79,18 @@ def test_two_concurrent_writers_to_one_run_store_everything(as_member, run_id):
 def test_duplicate_batch_in_flight_is_written_once(as_member, run_id):
     body = {"batch_id": "dup", "metrics": points("loss", range(1000))}
     results: list = [None, None]
-    with psycopg.connect(_dsn(), autocommit=False) as blocker:
+    with psycopg.connect(pg_test_dsn(), autocommit=False) as blocker:
         # Hold the run's row lock so the first attempt stops inside its transaction,
         # after it has claimed the batch_id.
         blocker.execute("SELECT 1 FROM runs_run WHERE public_id = %s FOR UPDATE", (run_id,))
         first = _in_thread(
             lambda: _client(as_member).post(f"/api/v1/runs/{run_id}/log", body), results, 0
         )
-        _wait_for(lambda: _waiting_backends(blocker) == 1)
+        wait_for(lambda: waiting_backends(blocker) == 1, "the first writer to block")
         second = _in_thread(
             lambda: _client(as_member).post(f"/api/v1/runs/{run_id}/log", body), results, 1
         )
-        _wait_for(lambda: _waiting_backends(blocker) == 2)
+        wait_for(lambda: waiting_backends(blocker) == 2, "the writers to block")
         blocker.rollback()
     first.join()
     second.join()
