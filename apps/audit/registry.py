@@ -74,11 +74,21 @@ INVITE_CREATE = register("invite.create", "{actor} invited {target}")
 INVITE_REVOKE = register("invite.revoke", "{actor} revoked the invitation of {target}")
 INVITE_ACCEPT = register("invite.accept", "{actor} accepted the invitation sent to {target}")
 
-# Audit log views (#6): a project's settings (its name and description) changed.
+# Audit log views (#6): a project's settings (name, description, baseline...) changed.
 # project.update stays registered for the events recorded under it before.
-SETTINGS_UPDATE = register(
-    "settings.update", "{actor} edited the name or description of project {target}"
-)
+SETTINGS_UPDATE = register("settings.update", "{actor} edited the settings of project {target}")
 
 # Saved comparisons (#6, apps/collab): a member saved a comparison of runs.
 COMPARISON_CREATE = register("comparison.create", "{actor} saved comparison {target}")
+
+# Notifications (#7, apps/notifications): where messages go (destinations, whose
+# credentials are never in the metadata) and when (rules).
+DESTINATION_CREATE = register("destination.create", "{actor} connected destination {target}")
+DESTINATION_UPDATE = register("destination.update", "{actor} edited destination {target}")
+DESTINATION_DELETE = register("destination.delete", "{actor} removed destination {target}")
+DESTINATION_TEST = register(
+    "destination.test", "{actor} sent a test message to destination {target}"
+)
+RULE_CREATE = register("rule.create", "{actor} added notification rule {target}")
+RULE_UPDATE = register("rule.update", "{actor} edited notification rule {target}")
+RULE_DELETE = register("rule.delete", "{actor} removed notification rule {target}")

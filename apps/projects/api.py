@@ -14,6 +14,9 @@ PROJECT_EXAMPLE = {
     "name": "Vision",
     "description": "image models",
     "created_at": "2026-01-01T00:00:00Z",
+    "deleted_at": None,
+    "baseline": {"mode": "best", "metric": "val/acc", "goal": "max"},
+    "primary_metrics": ["val/acc"],
     "role": "admin",
 }
 
@@ -25,6 +28,8 @@ def project_out(project: Project, role: Role | None = None) -> dict:
         "description": project.description,
         "created_at": project.created_at,
         "deleted_at": project.deleted_at,
+        "baseline": project.baseline,
+        "primary_metrics": project.primary_metrics,
     }
     if role is not None:
         body["role"] = role.label
@@ -60,6 +65,9 @@ class ProjectUpdateInput(serializers.Serializer):
     description = serializers.CharField(
         max_length=services.PROJECT_DESCRIPTION_MAX, required=False, allow_blank=True
     )
+    # Checked by the service (apps/projects/comparison.py), which names the field.
+    baseline = serializers.JSONField(required=False, allow_null=True)
+    primary_metrics = serializers.JSONField(required=False, allow_null=True)
 
 
 class ProjectListApi(KirokuApi):
@@ -113,6 +121,14 @@ class ProjectDetailApi(KirokuApi):
         responses={200: dict},
         examples=[
             OpenApiExample("rename", request_only=True, value={"name": "Vision models"}),
+            OpenApiExample(
+                "comparison settings",
+                request_only=True,
+                value={
+                    "baseline": {"mode": "best", "metric": "val/acc", "goal": "max"},
+                    "primary_metrics": ["val/acc", "val/loss"],
+                },
+            ),
             OpenApiExample("updated", response_only=True, value=PROJECT_EXAMPLE),
         ],
     )

@@ -41,6 +41,10 @@ class Project(models.Model):
     deleted_at = models.DateTimeField(null=True, blank=True)
     # Admins may turn share links off; existing links then stop working at once.
     sharing_enabled = models.BooleanField(default=True)
+    # What new runs are compared with, and the metrics that matter most
+    # (apps/projects/comparison.py validates both).
+    baseline = models.JSONField(default=dict, blank=True)
+    primary_metrics = models.JSONField(default=list, blank=True)
 
     objects = ProjectQuerySet.as_manager()
 

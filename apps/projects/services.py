@@ -16,8 +16,10 @@ from apps.audit import registry as audit_actions
 from apps.audit.services import audit_record
 from apps.core.errors import Conflict, Forbidden, Invalid, not_found
 from apps.projects.access import require_role
+from apps.projects.comparison import baseline_parse, primary_metrics_parse
 from apps.projects.models import SLUG_RE, Membership, Project, Role
 
+UNSET: Any = object()
 PROJECT_NAME_MAX = 200
 PROJECT_DESCRIPTION_MAX = 10_000
 
@@ -68,7 +70,10 @@ def project_update(
     project: Project,
     name: str | None = None,
     description: str | None = None,
+    baseline: object = UNSET,
+    primary_metrics: object = UNSET,
 ) -> Project:
+    """Change a project's settings (admins). Arguments left out stay as they are."""
     require_role(principal, project, Role.ADMIN)
     _validate_project_fields(name=name, description=description)
     changes: dict[str, Any] = {}
@@ -76,6 +81,18 @@ def project_update(
         changes["name"] = name.strip()
     if description is not None and description != project.description:
         changes["description"] = description
+    if baseline is not UNSET:
+        parsed = baseline_parse(baseline)
+        if parsed.get("mode") == "pinned":
+            run_exists = project.runs.filter(public_id=parsed["run"], deleted_at__isnull=True)
+            if not run_exists.exists():
+                raise Invalid("baseline.run must be a run of this project", field="baseline")
+        if parsed != project.baseline:
+            changes["baseline"] = parsed
+    if primary_metrics is not UNSET:
+        parsed_metrics = primary_metrics_parse(primary_metrics)
+        if parsed_metrics != project.primary_metrics:
+            changes["primary_metrics"] = parsed_metrics
     if not changes:
         return project
     with transaction.atomic():

@@ -131,7 +131,7 @@ def test_a_deleted_users_events_keep_the_name_they_had(portal_as, admin, member,
     html = html_of(portal_as(admin).get(URL, {"action": "settings.update"}))
     assert len(re.findall(r"<tr data-event=", html)) == 1
     assert '<td class="audit-actor">bob_member</td>' in html
-    assert "bob_member edited the name or description of project vision" in html
+    assert "bob_member edited the settings of project vision" in html
 
 
 # ---- filters -----------------------------------------------------------------------
