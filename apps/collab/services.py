@@ -43,6 +43,8 @@ SHARE_DEFAULT_SECONDS = 7 * 24 * 3600
 SHARE_MAX_SECONDS = 90 * 24 * 3600
 SHARE_MIN_SECONDS = 60
 SHARE_TOKEN_BYTES = 32  # 256 bits from secrets
+# A mention notification quotes at most this much of the comment.
+MENTION_EXCERPT_MAX = 500
 
 Target = Run | SavedComparison
 
@@ -200,6 +202,19 @@ def comment_create(
                 "mentioned": sorted(user.username for user in users),
             },
         )
+        if users:
+            event_emit(
+                type="comment.mention",
+                project_id=project.pk,
+                run_id=target.pk if is_run else None,
+                payload={
+                    "comment_id": comment.pk,
+                    **on,
+                    "author": author.username,
+                    "mentioned": sorted(user.username for user in users),
+                    "excerpt": comment.body[:MENTION_EXCERPT_MAX],
+                },
+            )
     return comment
 
 

@@ -91,3 +91,19 @@ def event_retry_undispatched(*, older_than: timedelta, limit: int = 500) -> int:
         .values_list("pk", flat=True)[:limit]
     )
     return sum(1 for event_id in ids if event_dispatch(event_id=event_id))
+
+
+def event_purge_dispatched(*, older_than: timedelta, batch: int = 5000) -> int:
+    """Delete events dispatched more than ``older_than`` ago (the outbox would otherwise
+    grow with every run's metric announcements). Returns how many were deleted."""
+    cutoff = timezone.now() - older_than
+    deleted = 0
+    while True:
+        ids = list(
+            DomainEvent.objects.filter(dispatched_at__lt=cutoff).values_list("pk", flat=True)[
+                :batch
+            ]
+        )
+        if not ids:
+            return deleted
+        deleted += DomainEvent.objects.filter(pk__in=ids).delete()[0]

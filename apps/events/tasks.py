@@ -5,7 +5,7 @@ from datetime import timedelta
 from celery import shared_task
 from django.conf import settings
 
-from apps.events.services import event_dispatch, event_retry_undispatched
+from apps.events.services import event_dispatch, event_purge_dispatched, event_retry_undispatched
 
 
 @shared_task(
@@ -29,3 +29,8 @@ def retry_undispatched() -> int:
     return event_retry_undispatched(
         older_than=timedelta(seconds=settings.KIROKU_OUTBOX_RETRY_AFTER_SECONDS)
     )
+
+
+@shared_task(name="events.purge_dispatched", time_limit=600, soft_time_limit=550, max_retries=0)
+def purge_dispatched() -> int:
+    return event_purge_dispatched(older_than=timedelta(days=settings.KIROKU_OUTBOX_KEEP_DAYS))

@@ -22,15 +22,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Count, Max, Min, Q
 from django.utils import timezone
 
 from apps.accounts.principal import Principal
 from apps.core.errors import Conflict
+from apps.events.services import event_emit
 from apps.projects.access import require_role
 from apps.projects.models import Role
 from apps.runs.models import TERMINAL_STATUSES, LogBatch, MetricPoint, MetricSummary, Run
@@ -63,7 +65,7 @@ def run_log_batch(*, principal: Principal, run: Run, batch: LogBatchIn) -> tuple
         if marker_id is None:
             previous = LogBatch.objects.get(run=run, batch_id=batch.batch_id)
             return previous.response, True
-        run.status = _run_lock_and_touch(run.pk)
+        run.status, metrics_event = _run_lock_and_touch(run.pk, has_points=bool(batch.points))
         if run.status in TERMINAL_STATUSES and (batch.points or batch.params):
             raise Conflict(
                 f"run has ended ({run.status}); it takes no new metrics or params",
@@ -91,6 +93,15 @@ def run_log_batch(*, principal: Principal, run: Run, batch: LogBatchIn) -> tuple
             },
         }
         LogBatch.objects.filter(pk=marker_id).update(response=response)
+        if metrics_event and inserted + replaced:
+            # Coalesced: at most one per run every KIROKU_METRICS_EVENT_INTERVAL seconds;
+            # subscribers read the current summaries (threshold rules).
+            event_emit(
+                type="run.metrics_updated",
+                project_id=run.project_id,
+                run_id=run.pk,
+                payload={"run_id": run.public_id},
+            )
     return response, False
 
 
@@ -111,21 +122,41 @@ def _batch_claim(run_pk: int, batch_id: str) -> int | None:
     return row[0] if row else None
 
 
-def _run_lock_and_touch(run_pk: int) -> str:
+def _run_lock_and_touch(run_pk: int, *, has_points: bool) -> tuple[str, bool]:
     """Lock the run's row for this transaction (writers to one run are serialised)
     and record that its client is alive: the heartbeat moves, and a CRASHED run
-    comes back to RUNNING. An ended run is left as it is. Returns the status."""
+    comes back to RUNNING. An ended run is left as it is.
+
+    Returns the status, and whether this batch (when it has points) is the one that
+    announces new metrics: the first since ``KIROKU_METRICS_EVENT_INTERVAL`` seconds,
+    decided in the same statement so concurrent batches cannot both announce."""
     ended = "', '".join(TERMINAL_STATUSES)
+    now = timezone.now()
+    cutoff = now - timedelta(seconds=settings.KIROKU_METRICS_EVENT_INTERVAL_SECONDS)
+    adapt = connection.ops.adapt_datetimefield_value
     with connection.cursor() as cursor:
         cursor.execute(
             "UPDATE runs_run SET "  # noqa: S608 (constants only)
             f"heartbeat_at = CASE WHEN status IN ('{ended}') THEN heartbeat_at ELSE %s END, "
+            "metrics_event_at = CASE WHEN %s AND (metrics_event_at IS NULL "
+            "OR metrics_event_at < %s) THEN %s ELSE metrics_event_at END, "
             "ended_at = CASE WHEN status = 'CRASHED' THEN NULL ELSE ended_at END, "
             "status = CASE WHEN status = 'CRASHED' THEN 'RUNNING' ELSE status END "
-            "WHERE id = %s RETURNING status",
-            [connection.ops.adapt_datetimefield_value(timezone.now()), run_pk],
+            "WHERE id = %s RETURNING status, metrics_event_at",
+            [adapt(now), has_points, adapt(cutoff), adapt(now), run_pk],
         )
-        return cursor.fetchone()[0]
+        status, metrics_event_at = cursor.fetchone()
+    announced = has_points and metrics_event_at is not None and _same_time(metrics_event_at, now)
+    return status, announced
+
+
+def _same_time(stored: Any, now: datetime) -> bool:
+    """SQLite hands back text or a naive UTC datetime, PostgreSQL an aware one."""
+    if isinstance(stored, str):
+        stored = datetime.fromisoformat(stored)
+    if timezone.is_naive(stored):
+        stored = stored.replace(tzinfo=UTC)
+    return stored == now
 
 
 def _stored(value: float) -> float | None:

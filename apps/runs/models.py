@@ -52,6 +52,8 @@ class Run(models.Model):
     started_at = models.DateTimeField(default=timezone.now)
     ended_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(default=timezone.now)
+    # When ingestion last announced new metrics (run.metrics_updated, coalesced).
+    metrics_event_at = models.DateTimeField(null=True, blank=True)
     notes = models.TextField(blank=True, default="")
     git_commit = models.CharField(max_length=64, blank=True, default="")
     git_branch = models.CharField(max_length=250, blank=True, default="")

@@ -91,3 +91,21 @@ def test_dispatched_event_is_not_dispatched_twice(received):
 def test_emit_outside_a_transaction_is_a_programming_error():
     with pytest.raises(RuntimeError, match=r"inside transaction\.atomic"):
         event_emit(type="test.loose", project_id=None)
+
+
+@pytest.mark.django_db
+def test_purge_deletes_only_events_dispatched_long_enough_ago():
+    from django.utils import timezone
+
+    from apps.events.services import event_purge_dispatched
+
+    now = timezone.now()
+    DomainEvent.objects.create(
+        type="test.old", project_id=None, dispatched_at=now - timedelta(days=8)
+    )
+    recent = DomainEvent.objects.create(type="test.recent", project_id=None, dispatched_at=now)
+    waiting = DomainEvent.objects.create(type="test.waiting", project_id=None)
+
+    assert event_purge_dispatched(older_than=timedelta(days=7)) == 1
+
+    assert set(DomainEvent.objects.values_list("pk", flat=True)) == {recent.pk, waiting.pk}
