@@ -6,6 +6,7 @@ with an ``ImproperlyConfigured`` that names the variable and says what it expect
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 from pathlib import Path
@@ -42,6 +43,46 @@ def env_int(
     if maximum is not None and number > maximum:
         raise ImproperlyConfigured(f"{name} must be at most {maximum}, got {number}")
     return number
+
+
+def env_float(name: str, default: float, *, minimum: float, maximum: float) -> float:
+    value = _raw(name)
+    if value is None:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number, got {value!r}") from None
+    if not minimum <= number <= maximum:
+        raise ImproperlyConfigured(f"{name} must be between {minimum} and {maximum}, got {value}")
+    return number
+
+
+def env_http_url(name: str, default: str) -> str:
+    """An http(s) base URL without a trailing slash."""
+    value = _raw(name) or default
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        raise ImproperlyConfigured(f"{name} must be an http:// or https:// URL, got {value!r}")
+    return value.rstrip("/")
+
+
+def env_fernet_keys(name: str) -> list[str]:
+    """Comma-separated Fernet keys (urlsafe base64 of 32 bytes), newest first: the first
+    encrypts, all of them decrypt, so keys can be rotated. Empty when unset."""
+    keys = env_list(name, [])
+    for key in keys:
+        try:
+            raw = base64.urlsafe_b64decode(key.encode("ascii"))
+        except (ValueError, UnicodeEncodeError):
+            raw = b""
+        if len(raw) != 32:
+            raise ImproperlyConfigured(
+                f"{name} must hold Fernet keys (urlsafe base64 of 32 bytes, e.g. from "
+                "'python -c \"from cryptography.fernet import Fernet; "
+                "print(Fernet.generate_key().decode())\"'), comma-separated"
+            )
+    return keys
 
 
 def env_bool(name: str, default: bool) -> bool:

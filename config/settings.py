@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import secrets
 from pathlib import Path
 
@@ -10,6 +12,9 @@ from config.env import (
     env_bool,
     env_database,
     env_email,
+    env_fernet_keys,
+    env_float,
+    env_http_url,
     env_int,
     env_list,
     env_redis_url,
@@ -56,6 +61,7 @@ INSTALLED_APPS = [
     "apps.runs",
     "apps.artifacts",
     "apps.collab",
+    "apps.notifications",
     "django_htmx",
     "apps.portal",
 ]
@@ -206,8 +212,39 @@ KIROKU_ARTIFACT_QUOTA_BYTES = env_int("KIROKU_ARTIFACT_QUOTA", 0, minimum=0)
 # Uploads still pending after this long are aborted.
 KIROKU_ARTIFACT_PENDING_TTL_SECONDS = env_int("KIROKU_ARTIFACT_PENDING_TTL", 86400, minimum=60)
 
+# Notifications (apps/notifications). Credentials of Slack and Notion destinations are
+# encrypted with KIROKU_ENCRYPTION_KEY (Fernet keys, newest first); the embedded default
+# derives one from the secret key, so changing that key makes stored credentials unreadable.
+KIROKU_ENCRYPTION_KEYS = env_fernet_keys("KIROKU_ENCRYPTION_KEY") or [
+    base64.urlsafe_b64encode(
+        hashlib.sha256(b"kiroku-credentials:" + SECRET_KEY.encode()).digest()
+    ).decode()
+]
+KIROKU_SLACK_API_URL = env_http_url("KIROKU_SLACK_API_URL", "https://slack.com/api")
+KIROKU_NOTION_API_URL = env_http_url("KIROKU_NOTION_API_URL", "https://api.notion.com")
+# The Notion-Version header: 2025-09-03 creates pages under a database's data source.
+KIROKU_NOTION_VERSION = "2025-09-03"
+# Slack posts per second per channel, across all workers.
+KIROKU_SLACK_MESSAGES_PER_SECOND = env_float(
+    "KIROKU_SLACK_MESSAGES_PER_SECOND", 1.0, minimum=0.01, maximum=1000.0
+)
+# Seconds to wait for Slack or Notion to answer one request.
+KIROKU_NOTIFY_TIMEOUT_SECONDS = env_int("KIROKU_NOTIFY_TIMEOUT", 15, minimum=1, maximum=120)
+# A delivery gives up after this many attempts (transient errors back off, capped).
+KIROKU_NOTIFY_MAX_ATTEMPTS = env_int("KIROKU_NOTIFY_MAX_ATTEMPTS", 8, minimum=1, maximum=20)
+KIROKU_NOTIFY_BACKOFF_SECONDS = env_int("KIROKU_NOTIFY_BACKOFF", 5, minimum=1)
+KIROKU_NOTIFY_BACKOFF_CAP_SECONDS = env_int(
+    "KIROKU_NOTIFY_BACKOFF_CAP", 600, minimum=1, maximum=3000
+)
+# The sweeper re-enqueues deliveries left pending (or sending, by a lost worker) this long.
+KIROKU_NOTIFY_STUCK_AFTER_SECONDS = env_int("KIROKU_NOTIFY_STUCK_AFTER", 120, minimum=5)
+# Ingestion writes run.metrics_updated at most once per run this often (threshold rules).
+KIROKU_METRICS_EVENT_INTERVAL_SECONDS = env_int("KIROKU_METRICS_EVENT_INTERVAL", 10, minimum=1)
+
 # Undispatched outbox events older than this are retried by the periodic job.
 KIROKU_OUTBOX_RETRY_AFTER_SECONDS = env_int("KIROKU_OUTBOX_RETRY_AFTER", 30, minimum=1)
+# Dispatched outbox events are deleted after this many days.
+KIROKU_OUTBOX_KEEP_DAYS = env_int("KIROKU_OUTBOX_KEEP_DAYS", 7, minimum=1)
 
 # Celery: Redis when REDIS_URL is set; otherwise tasks run in-process (after commit,
 # because every caller schedules them with transaction.on_commit).
@@ -226,9 +263,14 @@ CELERY_TASK_ROUTES = {
     "artifacts.*": {"queue": "maintenance"},
     "events.dispatch": {"queue": "default"},
     "events.retry_undispatched": {"queue": "maintenance"},
+    "events.purge_dispatched": {"queue": "maintenance"},
     "runs.*": {"queue": "maintenance"},
     "projects.*": {"queue": "maintenance"},
+    "notifications.deliver": {"queue": "notifications"},
+    "notifications.sweep": {"queue": "maintenance"},
 }
+# Longer than any countdown a task is scheduled with (the backoff cap), so Redis does not
+# hand a waiting task to a second worker.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TASK_TIME_LIMIT = 300
 CELERY_TASK_SOFT_TIME_LIMIT = 240
@@ -239,6 +281,8 @@ CELERY_BEAT_SCHEDULE = {
     "projects-purge-deleted": {"task": "projects.purge_deleted", "schedule": 3600.0},
     "artifacts-abort-stale": {"task": "artifacts.abort_stale_uploads", "schedule": 3600.0},
     "artifacts-delete-released": {"task": "artifacts.delete_released", "schedule": 600.0},
+    "notifications-sweep": {"task": "notifications.sweep", "schedule": 60.0},
+    "events-purge-dispatched": {"task": "events.purge_dispatched", "schedule": 86400.0},
 }
 
 LOGGING = {

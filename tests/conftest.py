@@ -22,6 +22,9 @@ from tests.factories import ProjectFactory, UserFactory, make_token
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
+# The loopback Slack and Notion servers, as fixtures for every test folder.
+pytest_plugins = ["tests.notifications.fake_slack", "tests.notifications.fake_notion"]
+
 
 def pytest_collection_modifyitems(config, items):
     for item in items:

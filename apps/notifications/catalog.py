@@ -1,0 +1,52 @@
+"""The events a rule can listen to, and which domain events feed them."""
+
+from __future__ import annotations
+
+RUN_FINISHED = "run.finished"
+RUN_FAILED = "run.failed"
+RUN_KILLED = "run.killed"
+RUN_CRASHED = "run.crashed"
+METRIC_THRESHOLD = "metric.threshold"
+RUN_NEW_BEST = "run.new_best"
+COMMENT_MENTION = "comment.mention"
+CI_REPORTED = "ci.reported"
+
+RULE_EVENTS: tuple[str, ...] = (
+    RUN_FINISHED,
+    RUN_FAILED,
+    RUN_KILLED,
+    RUN_CRASHED,
+    METRIC_THRESHOLD,
+    RUN_NEW_BEST,
+    COMMENT_MENTION,
+    CI_REPORTED,
+)
+
+# Run-ending events: the message is a run summary.
+RUN_END_EVENTS = (RUN_FINISHED, RUN_FAILED, RUN_KILLED, RUN_CRASHED)
+
+# Domain event type -> the rule events it is evaluated for. Threshold rules are also
+# evaluated when a run ends, so the last values logged before the end count.
+RULES_FOR_DOMAIN_EVENT: dict[str, tuple[str, ...]] = {
+    "run.finished": (RUN_FINISHED, RUN_NEW_BEST, METRIC_THRESHOLD),
+    "run.failed": (RUN_FAILED, METRIC_THRESHOLD),
+    "run.killed": (RUN_KILLED, METRIC_THRESHOLD),
+    "run.crashed": (RUN_CRASHED, METRIC_THRESHOLD),
+    "run.metrics_updated": (METRIC_THRESHOLD,),
+    "comment.mention": (COMMENT_MENTION,),
+    "ci.reported": (CI_REPORTED,),
+}
+
+THRESHOLD_OPERATORS = ("<", "<=", ">", ">=")
+GOALS = ("min", "max")
+
+EVENT_TITLES = {
+    RUN_FINISHED: "Run finished",
+    RUN_FAILED: "Run failed",
+    RUN_KILLED: "Run killed",
+    RUN_CRASHED: "Run crashed",
+    METRIC_THRESHOLD: "Metric threshold crossed",
+    RUN_NEW_BEST: "New best run",
+    COMMENT_MENTION: "Mentioned in a comment",
+    CI_REPORTED: "CI report",
+}

@@ -1,0 +1,151 @@
+"""What a notification says, independent of where it goes.
+
+``Report`` is built once per delivery (``apps.notifications.reports.report_for``) and
+rendered by each kind's own block builder; the formatting helpers here keep Slack and
+Notion saying the same numbers the same way.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class RunRef:
+    public_id: str
+    name: str
+    url: str
+
+
+@dataclass(frozen=True)
+class MetricLine:
+    key: str
+    value: float | None
+    baseline: float | None = None
+    # "min" or "max" when Kiroku knows which way is better for this metric.
+    goal: str | None = None
+
+    @property
+    def delta(self) -> float | None:
+        if not _finite(self.value) or not _finite(self.baseline):
+            return None
+        return self.value - self.baseline  # type: ignore[operator]
+
+    @property
+    def percent(self) -> float | None:
+        delta = self.delta
+        if delta is None or self.baseline == 0:
+            return None
+        return delta / abs(self.baseline) * 100  # type: ignore[arg-type]
+
+    @property
+    def better(self) -> bool | None:
+        """True when the change is an improvement, False when a regression, None when
+        unknown (no baseline, no goal) or unchanged."""
+        delta = self.delta
+        if delta is None or delta == 0 or self.goal is None:
+            return None
+        return (delta > 0) == (self.goal == "max")
+
+
+@dataclass(frozen=True)
+class ParamChange:
+    key: str
+    value: str
+    baseline: str | None  # None: the baseline did not have this param
+
+
+@dataclass(frozen=True)
+class Mention:
+    username: str
+    email: str
+
+
+@dataclass(frozen=True)
+class Report:
+    delivery_id: int
+    key: str  # the delivery's idempotency key: "Kiroku ID" in Notion, metadata in Slack
+    event: str  # the rule's event (apps.notifications.catalog)
+    title: str  # one line: "Run finished", "val/loss crossed < 0.3", ...
+    project_slug: str
+    project_name: str
+    project_url: str
+    run: RunRef | None
+    status: str = ""
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    author: str = ""
+    branch: str = ""
+    commit: str = ""  # short
+    tags: tuple[tuple[str, str], ...] = ()
+    metrics: tuple[MetricLine, ...] = ()
+    baseline: RunRef | None = None
+    baseline_label: str = ""  # how the baseline was chosen: "best run by val/acc"
+    param_changes: tuple[ParamChange, ...] = ()
+    params: tuple[tuple[str, str], ...] = ()  # all of the run's params (Notion's table)
+    compare_url: str = ""
+    # Free text the event brings: a comment's excerpt, a CI summary. User text.
+    detail: str = ""
+    detail_url: str = ""
+    mentions: tuple[Mention, ...] = ()
+    created_at: datetime | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.started_at is None or self.ended_at is None:
+            return None
+        return max(0.0, (self.ended_at - self.started_at).total_seconds())
+
+
+def _finite(value: float | None) -> bool:
+    return value is not None and math.isfinite(value)
+
+
+def format_number(value: float | None) -> str:
+    """Up to 6 significant digits; NaN and infinities spelled out; "—" for missing."""
+    if value is None:
+        return "—"
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    if value != 0 and (abs(value) >= 1e6 or abs(value) < 1e-4):
+        return f"{value:.4e}"
+    return f"{value:.6g}"
+
+
+def format_delta(line: MetricLine) -> str:
+    """ "+0.012 (+1.3%) ▲" — difference, percentage, direction marker; "" without a
+    baseline value."""
+    delta = line.delta
+    if delta is None:
+        return ""
+    if delta == 0:
+        return "±0 (0%) ="
+    sign = "+" if delta > 0 else "\u2212"  # a real minus sign
+    text = f"{sign}{format_number(abs(delta))}"
+    percent = line.percent
+    if percent is not None:
+        text += f" ({sign}{abs(percent):.1f}%)"
+    return f"{text} {'▲' if delta > 0 else '▼'}"
+
+
+def format_verdict(line: MetricLine) -> str:
+    """ "better" / "worse" / "" — spelled out for readers who do not see colours."""
+    return {True: "better", False: "worse"}.get(line.better, "")  # type: ignore[arg-type]
+
+
+def format_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    seconds = int(seconds)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    if minutes:
+        return f"{minutes}m {secs:02d}s"
+    return f"{secs}s"

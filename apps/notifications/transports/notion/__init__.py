@@ -1,0 +1,1 @@
+"""Notion: one page per delivery in the destination's database (its first data source)."""
