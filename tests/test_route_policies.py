@@ -21,6 +21,8 @@ DUMMY_KWARGS = {
     "artifact_id": "0" * 32,
     "comment_id": "999999",
     "link_id": "999999",
+    "destination_id": "999999",
+    "rule_id": "999999",
 }
 _CONVERTER_RE = re.compile(r"<(?:\w+:)?(\w+)>")
 
@@ -52,6 +54,12 @@ DOCUMENTED_ROUTES = {
     "api/v1/comments/<str:comment_id>",
     "api/v1/runs/<str:run_id>/share-links",
     "api/v1/share-links/<str:link_id>",
+    "api/v1/projects/<str:slug>/destinations",
+    "api/v1/destinations/<str:destination_id>",
+    "api/v1/destinations/<str:destination_id>/test",
+    "api/v1/projects/<str:slug>/rules",
+    "api/v1/rules/<str:rule_id>",
+    "api/v1/projects/<str:slug>/deliveries",
 }
 
 
@@ -201,6 +209,9 @@ def existing_kwargs(db, project, member):
     link = ShareLink.objects.create(
         run=run, token_hash="0" * 64, created_by_label="m", expires_at="2999-01-01T00:00:00Z"
     )
+    from tests.notifications.helpers import rule, slack_destination
+
+    destination = slack_destination(project)
     return {
         "slug": project.slug,
         "run_id": run.public_id,
@@ -208,6 +219,8 @@ def existing_kwargs(db, project, member):
         "artifact_id": artifact.public_id,
         "comment_id": str(comment.pk),
         "link_id": str(link.pk),
+        "destination_id": str(destination.pk),
+        "rule_id": str(rule(project, destination, "run.finished").pk),
     }
 
 

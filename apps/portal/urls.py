@@ -20,6 +20,7 @@ from apps.portal.views.comparisons import (
     ComparisonsView,
     ComparisonView,
 )
+from apps.portal.views.integrations import IntegrationsView
 from apps.portal.views.project_settings import ProjectSettingsView
 from apps.portal.views.projects import ProjectListView
 from apps.portal.views.run import (
@@ -87,6 +88,7 @@ urlpatterns = [
     ),
     path("projects/<slug:slug>/settings", ProjectSettingsView.as_view(), name="settings"),
     path("projects/<slug:slug>/audit", AuditPageView.as_view(), name="audit"),
+    path("projects/<slug:slug>/integrations", IntegrationsView.as_view(), name="integrations"),
     path("projects/<slug:slug>/runs/<str:run_id>", RunPageView.as_view(), name="run"),
     path(
         "projects/<slug:slug>/runs/<str:run_id>/status", RunStatusView.as_view(), name="run-status"

@@ -27,6 +27,8 @@ MISSING = {
     "multipart_id": "0" * 32,
     "comment_id": "999999",
     "link_id": "999999",
+    "destination_id": "999999",
+    "rule_id": "999999",
 }
 
 PERSONAS = ("admin", "member", "viewer", "outsider", "service", "other_token", "staff")
@@ -88,7 +90,12 @@ class Endpoint:
 P = "/projects/{slug}"
 R = "/runs/{run_id}"
 A = "/artifacts/{artifact_id}"
+D = "/destinations/{destination_id}"
+RULE = "/rules/{rule_id}"
 LOG_BODY = {"batch_id": "b-1", "metrics": [{"key": "loss", "value": 0.5, "step": 0}]}
+SLACK_CONFIG = {"token": "xoxb-1111-2222-matrix", "channel": "C0MATRIX01"}
+# String values of a body are formatted like the path ("{destination_id}").
+RULE_BODY = {"event": "run.finished", "destination": "{destination_id}"}
 
 ENDPOINTS = [
     Endpoint("GET", P, None, READ),
@@ -129,6 +136,24 @@ ENDPOINTS = [
     Endpoint("DELETE", "/share-links/{link_id}", None, CREATOR_REVOKE),
     Endpoint("GET", P + "/audit", None, ADMIN_200),
     Endpoint("GET", P + "/audit/export", None, ADMIN_200),
+    Endpoint("GET", P + "/destinations", None, ADMIN_200),
+    Endpoint(
+        "POST",
+        P + "/destinations",
+        {"kind": "slack", "name": "alerts", "config": SLACK_CONFIG},
+        ADMIN_201,
+    ),
+    Endpoint("GET", D, None, ADMIN_200),
+    Endpoint("PATCH", D, {"name": "renamed"}, ADMIN_200),
+    Endpoint("DELETE", D, None, ADMIN_204),
+    # A failed test message is still a 200 ({"ok": false, ...}): Slack is unreachable here.
+    Endpoint("POST", D + "/test", None, ADMIN_200),
+    Endpoint("GET", P + "/rules", None, ADMIN_200),
+    Endpoint("POST", P + "/rules", RULE_BODY, ADMIN_201),
+    Endpoint("GET", RULE, None, ADMIN_200),
+    Endpoint("PATCH", RULE, {"enabled": False}, ADMIN_200),
+    Endpoint("DELETE", RULE, None, ADMIN_204),
+    Endpoint("GET", P + "/deliveries", None, ADMIN_200),
 ]
 
 CASES = [(endpoint, persona) for endpoint in ENDPOINTS for persona in PERSONAS]
@@ -141,11 +166,25 @@ def run_id(api_as, member, project) -> str:
     return response.json()["id"]
 
 
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 @pytest.fixture
-def artifact_ids(api_as, member, run_id) -> dict[str, str]:
+def artifact_ids(api_as, member, run_id, project, settings) -> dict[str, str]:
     """A complete artifact, a single-PUT one whose bytes are sent but not completed,
-    and a pending multipart one."""
+    and a pending multipart one; a comment, a share link, a Slack destination (whose
+    Slack answers nothing) and a rule."""
     from tests.artifacts.helpers import declare, transfer_put, upload
+    from tests.notifications.helpers import rule, slack_destination
+
+    settings.KIROKU_SLACK_API_URL = f"http://127.0.0.1:{_closed_port()}/api"
+    destination = slack_destination(project)
+    finished = rule(project, destination, "run.finished")
 
     client = api_as(member)
     complete = upload(client, run_id, "model.pt", b"weights")
@@ -163,6 +202,8 @@ def artifact_ids(api_as, member, run_id) -> dict[str, str]:
         "multipart_id": multipart["id"],
         "comment_id": str(comment["id"]),
         "link_id": str(link["id"]),
+        "destination_id": str(destination.pk),
+        "rule_id": str(finished.pk),
     }
 
 
@@ -192,9 +233,10 @@ def client_for(request, api_as, staff):
 
 
 def _call(client, endpoint: Endpoint, **kwargs: str):
-    return getattr(client, endpoint.method.lower())(
-        API + endpoint.path.format(**kwargs), endpoint.body
-    )
+    body = endpoint.body
+    if body is not None:
+        body = {k: v.format(**kwargs) if isinstance(v, str) else v for k, v in body.items()}
+    return getattr(client, endpoint.method.lower())(API + endpoint.path.format(**kwargs), body)
 
 
 @pytest.mark.parametrize(("endpoint", "persona"), CASES, ids=str)
@@ -232,9 +274,8 @@ def test_the_matrix_covers_every_method_of_every_project_and_run_route():
         )
         for name in ("artifact_id", "pending_id", "multipart_id"):
             path = path.replace("{" + name + "}", "<str:artifact_id>")
-        path = path.replace("{comment_id}", "<str:comment_id>").replace(
-            "{link_id}", "<str:link_id>"
-        )
+        for name in ("comment_id", "link_id", "destination_id", "rule_id"):
+            path = path.replace("{" + name + "}", f"<str:{name}>")
         return "api/v1" + path.replace("carol_viewer", "<str:username>")
 
     covered = {(e.method, template(e.path)) for e in ENDPOINTS}
@@ -248,6 +289,8 @@ def test_the_matrix_covers_every_method_of_every_project_and_run_route():
                 "api/v1/artifacts/",
                 "api/v1/comments/",
                 "api/v1/share-links/",
+                "api/v1/destinations/",
+                "api/v1/rules/",
             )
         )
         for method in route.methods
