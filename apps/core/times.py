@@ -28,3 +28,15 @@ def time_clean(value: Any, *, field: str) -> datetime | None:
             ) from None
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
     raise Invalid("must be an ISO-8601 time or Unix seconds", field=field)
+
+
+def human_seconds(seconds: float) -> str:
+    """``3723`` → ``"1h 02m 03s"``; ``75`` → ``"1m 15s"``; ``4.2`` → ``"4s"``."""
+    whole = max(0, int(seconds))
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h {minutes:02d}m {secs:02d}s"
+    if minutes:
+        return f"{minutes}m {secs:02d}s"
+    return f"{secs}s"

@@ -11,6 +11,8 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from apps.core.times import human_seconds
+
 
 @dataclass(frozen=True)
 class RunRef:
@@ -139,13 +141,4 @@ def format_verdict(line: MetricLine) -> str:
 
 
 def format_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return ""
-    seconds = int(seconds)
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}h {minutes:02d}m"
-    if minutes:
-        return f"{minutes}m {secs:02d}s"
-    return f"{secs}s"
+    return "" if seconds is None else human_seconds(seconds)

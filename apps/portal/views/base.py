@@ -17,7 +17,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.views import View
 
 from apps.accounts.principal import Principal
-from apps.core.errors import Forbidden, NotFound
+from apps.core.errors import Forbidden, KirokuError, NotFound
 from apps.projects.models import Project, Role
 from apps.projects.selectors import project_get_for_principal
 
@@ -70,3 +70,33 @@ class PortalView(View):
         from apps.projects.access import role_for
 
         return role_for(self.principal, self.project)
+
+
+class ActionFormView(PortalView):
+    """A settings page whose forms all post here with an ``action``; ``HANDLERS`` maps
+    each action to a method. A refusal (``KirokuError``) is shown inline next to its
+    form, with the service's status (``refusal_status``); a Forbidden is a 403 page."""
+
+    HANDLERS: dict[str, Any] = {}
+
+    def _page(self, request, *, errors: dict | None = None, status: int = 200) -> HttpResponse:
+        raise NotImplementedError
+
+    def refusal_status(self, request: HttpRequest, exc: KirokuError) -> int:
+        return exc.status
+
+    def get(self, request, slug: str) -> HttpResponse:
+        return self._page(request)
+
+    def post(self, request, slug: str) -> HttpResponse:
+        action = request.POST.get("action", "")
+        handler = self.HANDLERS.get(action)
+        if handler is None:
+            return self._page(request, errors={"form": f"unknown action '{action}'"}, status=400)
+        try:
+            return handler(self, request)
+        except Forbidden as exc:
+            raise PermissionDenied(exc.message) from None
+        except KirokuError as exc:
+            status = self.refusal_status(request, exc)
+            return self._page(request, errors={action: exc.message}, status=status)

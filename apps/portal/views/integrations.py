@@ -17,12 +17,11 @@ from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
-from apps.core.errors import Forbidden, Invalid, KirokuError, NotFound
+from apps.core.errors import Invalid, KirokuError, NotFound
 from apps.notifications import catalog
 from apps.notifications.models import Destination, DestinationKind, Rule
 from apps.notifications.selectors import delivery_list, destination_list, rule_list
@@ -34,7 +33,7 @@ from apps.notifications.services.destinations import (
     destination_update,
 )
 from apps.notifications.services.rules import rule_create, rule_delete, rule_update
-from apps.portal.views.base import PortalView
+from apps.portal.views.base import ActionFormView
 from apps.projects.comparison import BASELINE_MODES, GOALS
 from apps.projects.models import Role
 from apps.projects.services import project_update
@@ -138,24 +137,11 @@ def _rule_fields(post) -> dict[str, Any]:
     }
 
 
-class IntegrationsView(PortalView):
+class IntegrationsView(ActionFormView):
     access = Role.ADMIN
 
-    def get(self, request, slug: str) -> HttpResponse:
-        return self._page(request)
-
-    def post(self, request, slug: str) -> HttpResponse:
-        action = request.POST.get("action", "")
-        handler = self.HANDLERS.get(action)
-        if handler is None:
-            return self._page(request, errors={"form": f"unknown action '{action}'"}, status=400)
-        try:
-            return handler(self, request)
-        except Forbidden as exc:
-            raise PermissionDenied(exc.message) from None
-        except KirokuError as exc:
-            status = 200 if request.htmx else exc.status
-            return self._page(request, errors={action: exc.message}, status=status)
+    def refusal_status(self, request, exc: KirokuError) -> int:
+        return 200 if request.htmx else exc.status  # htmx swaps only 2xx answers
 
     # -- the page ------------------------------------------------------------------------
 

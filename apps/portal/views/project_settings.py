@@ -15,7 +15,6 @@ from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
@@ -26,8 +25,8 @@ from apps.accounts.models import ApiToken, TokenKind
 from apps.accounts.services import CreatedToken, token_create, token_revoke
 from apps.collab.models import ShareLink
 from apps.collab.services import project_sharing_set
-from apps.core.errors import Forbidden, Invalid, KirokuError, NotFound
-from apps.portal.views.base import PortalView
+from apps.core.errors import Invalid, NotFound
+from apps.portal.views.base import ActionFormView
 from apps.projects.models import Role
 from apps.projects.selectors import member_list
 from apps.projects.services import member_add, member_remove, member_role_change, project_update
@@ -43,23 +42,8 @@ def _role(value: str | None, allowed: tuple[Role, ...] = tuple(Role)) -> Role:
     return role
 
 
-class ProjectSettingsView(PortalView):
+class ProjectSettingsView(ActionFormView):
     access = Role.ADMIN
-
-    def get(self, request, slug: str) -> HttpResponse:
-        return self._page(request)
-
-    def post(self, request, slug: str) -> HttpResponse:
-        action = request.POST.get("action", "")
-        handler = self.HANDLERS.get(action)
-        if handler is None:
-            return self._page(request, errors={"form": f"unknown action '{action}'"}, status=400)
-        try:
-            return handler(self, request)
-        except Forbidden as exc:
-            raise PermissionDenied(exc.message) from None
-        except KirokuError as exc:
-            return self._page(request, errors={action: exc.message}, status=exc.status)
 
     def _page(
         self,
