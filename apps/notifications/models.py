@@ -86,6 +86,17 @@ class Rule(models.Model):
     def __str__(self) -> str:
         return f"{self.event}->{self.destination_id}"
 
+    def admin_settings(self) -> dict[str, Any]:
+        """What an admin sets (the API's fields; the audit log's before/after)."""
+        return {
+            "event": self.event,
+            "destination": self.destination_id,
+            "condition": self.condition,
+            "filters": self.filters,
+            "cooldown": self.cooldown_seconds,
+            "enabled": self.enabled,
+        }
+
 
 class DeliveryStatus(models.TextChoices):
     PENDING = "pending"  # waiting for its first or next attempt

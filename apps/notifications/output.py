@@ -26,12 +26,7 @@ def destination_out(destination: Destination) -> dict[str, Any]:
 def rule_out(rule: Rule) -> dict[str, Any]:
     return {
         "id": rule.pk,
-        "event": rule.event,
-        "destination": rule.destination_id,
-        "condition": rule.condition,
-        "filters": rule.filters,
-        "cooldown": rule.cooldown_seconds,
-        "enabled": rule.enabled,
+        **rule.admin_settings(),
         "last_fired_at": rule.last_fired_at,
         "created_at": rule.created_at,
     }

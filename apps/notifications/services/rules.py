@@ -181,17 +181,6 @@ def _label(rule: Rule) -> str:
     return f"{rule.event} → {rule.destination.name}"
 
 
-def _state(rule: Rule) -> dict[str, Any]:
-    return {
-        "event": rule.event,
-        "destination": rule.destination_id,
-        "condition": rule.condition,
-        "filters": rule.filters,
-        "cooldown": rule.cooldown_seconds,
-        "enabled": rule.enabled,
-    }
-
-
 def _audit(principal: Principal, rule: Rule, action, **metadata: Any) -> None:
     audit_record(
         principal=principal,
@@ -233,7 +222,7 @@ def rule_create(
     )
     with transaction.atomic():
         rule.save()
-        _audit(principal, rule, audit_actions.RULE_CREATE, **_state(rule))
+        _audit(principal, rule, audit_actions.RULE_CREATE, **rule.admin_settings())
     return rule
 
 
@@ -252,7 +241,7 @@ def rule_update(
     re-checks the condition kept, so a condition that does not fit it is refused."""
     project = rule.project
     require_role(principal, project, Role.ADMIN, what="rule")
-    before = _state(rule)
+    before = rule.admin_settings()
     new_event = rule.event if event is UNSET else _event_clean(event)
     values: dict[str, Any] = {
         "event": new_event,
@@ -270,7 +259,7 @@ def rule_update(
         values["enabled"] = _enabled_clean(enabled)
     for key, value in values.items():
         setattr(rule, key, value)
-    after = _state(rule)
+    after = rule.admin_settings()
     changed = {key: value for key, value in after.items() if before[key] != value}
     if not changed:
         return rule
@@ -290,5 +279,5 @@ def rule_delete(*, principal: Principal, rule: Rule) -> None:
     """Remove a rule (admins). Its deliveries stay in the log, without their rule."""
     require_role(principal, rule.project, Role.ADMIN, what="rule")
     with transaction.atomic():
-        _audit(principal, rule, audit_actions.RULE_DELETE, **_state(rule))
+        _audit(principal, rule, audit_actions.RULE_DELETE, **rule.admin_settings())
         rule.delete()
