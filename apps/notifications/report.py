@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from apps.core.times import human_seconds
+from apps.runs.compare import MetricLine
+
+__all__ = ["MetricLine", "Report", "RunRef", "format_delta", "format_number"]
 
 
 @dataclass(frozen=True)
@@ -19,37 +22,6 @@ class RunRef:
     public_id: str
     name: str
     url: str
-
-
-@dataclass(frozen=True)
-class MetricLine:
-    key: str
-    value: float | None
-    baseline: float | None = None
-    # "min" or "max" when Kiroku knows which way is better for this metric.
-    goal: str | None = None
-
-    @property
-    def delta(self) -> float | None:
-        if not _finite(self.value) or not _finite(self.baseline):
-            return None
-        return self.value - self.baseline  # type: ignore[operator]
-
-    @property
-    def percent(self) -> float | None:
-        delta = self.delta
-        if delta is None or self.baseline == 0:
-            return None
-        return delta / abs(self.baseline) * 100  # type: ignore[arg-type]
-
-    @property
-    def better(self) -> bool | None:
-        """True when the change is an improvement, False when a regression, None when
-        unknown (no baseline, no goal) or unchanged."""
-        delta = self.delta
-        if delta is None or delta == 0 or self.goal is None:
-            return None
-        return (delta > 0) == (self.goal == "max")
 
 
 @dataclass(frozen=True)

@@ -3,9 +3,6 @@ baseline, the params that changed, and links — read fresh at send time."""
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
-from django.conf import settings
 from django.urls import reverse
 
 from apps.accounts.models import User
@@ -21,47 +18,28 @@ from apps.notifications.report import (
 )
 from apps.projects.models import Project
 from apps.runs.baseline import baseline_for, baseline_label
+from apps.runs.compare import (
+    absolute,
+    compare_page_url,
+    last_values,
+    metric_goal,
+    project_goals,
+    run_page_url,
+)
 from apps.runs.models import MetricSummary, Run
 
 # Without a rule's or project's choice, the message shows this many metrics.
 DEFAULT_METRIC_COUNT = 5
 DETAIL_MAX = 1000
-
-# Which way is better, guessed from the metric's name when no setting says so.
-_LOWER_IS_BETTER = ("loss", "error", "err", "mae", "mse", "rmse", "perplexity", "ppl", "wer", "cer")
-_HIGHER_IS_BETTER = (
-    "acc",
-    "f1",
-    "auc",
-    "precision",
-    "recall",
-    "bleu",
-    "rouge",
-    "map",
-    "iou",
-    "score",
-)
-
-
-def absolute(path: str) -> str:
-    return settings.KIROKU_BASE_URL + path
+CI_TITLES = {
+    "passed": "CI passed",
+    "regressed": "CI regression",
+    "no_baseline": "CI reported (no baseline to compare with)",
+}
 
 
 def run_ref(run: Run) -> RunRef:
-    path = reverse("portal:run", kwargs={"slug": run.project.slug, "run_id": run.public_id})
-    return RunRef(public_id=run.public_id, name=run.name or run.public_id, url=absolute(path))
-
-
-def metric_goal(key: str, known: dict[str, str]) -> str | None:
-    if key in known:
-        return known[key]
-    lowered = key.lower().replace("/", "_").replace("-", "_").replace(".", "_")
-    words = lowered.split("_")
-    if any(word in _LOWER_IS_BETTER for word in words) or "loss" in lowered:
-        return "min"
-    if any(word in _HIGHER_IS_BETTER for word in words) or "accuracy" in lowered:
-        return "max"
-    return None
+    return RunRef(public_id=run.public_id, name=run.name or run.public_id, url=run_page_url(run))
 
 
 def report_for(delivery: Delivery) -> Report:
@@ -87,10 +65,10 @@ def report_for(delivery: Delivery) -> Report:
     if run is None:
         return Report(run=None, **common)
     goals = _known_goals(project, condition)
-    baseline = baseline_for(run=run)
-    keys = _metric_keys(run, project, condition)
-    values = _last_values(run, keys)
-    base_values = _last_values(baseline, keys) if baseline else {}
+    baseline, label = _baseline(delivery, run)
+    keys = list(delivery.payload.get("metrics") or _metric_keys(run, project, condition))
+    values = last_values(run, keys)
+    base_values = last_values(baseline, keys) if baseline else {}
     metrics = tuple(
         MetricLine(
             key=key,
@@ -110,10 +88,7 @@ def report_for(delivery: Delivery) -> Report:
             for key in sorted(set(params) | set(base_params))
             if params.get(key) != base_params.get(key)
         )
-        query = urlencode([("runs", baseline.public_id), ("runs", run.public_id)])
-        compare_url = (
-            absolute(reverse("portal:compare", kwargs={"slug": project.slug})) + "?" + query
-        )
+        compare_url = compare_page_url(run, baseline)
     return Report(
         run=run_ref(run),
         status=run.status,
@@ -125,7 +100,7 @@ def report_for(delivery: Delivery) -> Report:
         tags=tuple(run.tags.order_by("key").values_list("key", "value")),
         metrics=metrics,
         baseline=run_ref(baseline) if baseline else None,
-        baseline_label=baseline_label(project.baseline) if baseline else "",
+        baseline_label=label if baseline else "",
         param_changes=changes,
         params=tuple(params.items()),
         compare_url=compare_url,
@@ -133,10 +108,24 @@ def report_for(delivery: Delivery) -> Report:
     )
 
 
+def _baseline(delivery: Delivery, run: Run) -> tuple[Run | None, str]:
+    """The run to compare with and how it was chosen: a CI report names its own
+    baseline (the job's ``--baseline``); every other message uses the project's."""
+    if delivery.event_type == catalog.CI_REPORTED:
+        public_id = delivery.payload.get("baseline_run")
+        found = (
+            Run.objects.select_related("project")
+            .filter(project_id=run.project_id, public_id=public_id, deleted_at__isnull=True)
+            .first()
+            if public_id
+            else None
+        )
+        return found, str(delivery.payload.get("baseline_label") or "")
+    return baseline_for(run=run), baseline_label(run.project.baseline)
+
+
 def _known_goals(project: Project, condition: dict) -> dict[str, str]:
-    goals = {}
-    if project.baseline.get("mode") == "best":
-        goals[project.baseline["metric"]] = project.baseline["goal"]
+    goals = project_goals(project)
     if "goal" in condition and "metric" in condition:
         goals[condition["metric"]] = condition["goal"]
     return goals
@@ -164,10 +153,6 @@ def _metric_keys(run: Run, project: Project, condition: dict) -> list[str]:
     return keys[:DEFAULT_METRIC_COUNT]
 
 
-def _last_values(run: Run, keys: list[str]) -> dict[str, float | None]:
-    return dict(MetricSummary.objects.filter(run=run, key__in=keys).values_list("key", "last"))
-
-
 def _title(delivery: Delivery) -> str:
     payload = delivery.payload
     event = delivery.event_type
@@ -180,6 +165,8 @@ def _title(delivery: Delivery) -> str:
         return f"New best {payload.get('metric')}: {format_number(payload.get('value'))}"
     if event == catalog.COMMENT_MENTION:
         return f"{payload.get('author', 'someone')} mentioned you in a comment"
+    if event == catalog.CI_REPORTED and payload.get("verdict"):
+        return CI_TITLES.get(str(payload["verdict"]), catalog.EVENT_TITLES[event])
     return catalog.EVENT_TITLES.get(event, event)
 
 

@@ -1,5 +1,6 @@
 from django.urls import path
 
+from apps.runs.api.compare import RunCompareApi
 from apps.runs.api.ingest import RunLogBatchApi
 from apps.runs.api.metrics import RunMetricHistoryApi, RunMetricsApi
 from apps.runs.api.runs import (
@@ -20,6 +21,7 @@ urlpatterns = [
     path("runs/<str:run_id>/heartbeat", RunHeartbeatApi.as_view(), name="run-heartbeat"),
     path("runs/<str:run_id>/log", RunLogBatchApi.as_view(), name="run-log"),
     path("runs/<str:run_id>/metrics", RunMetricsApi.as_view(), name="run-metrics"),
+    path("runs/<str:run_id>/compare", RunCompareApi.as_view(), name="run-compare"),
     path(
         "runs/<str:run_id>/metrics/history",
         RunMetricHistoryApi.as_view(),
