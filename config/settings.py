@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "apps.artifacts",
     "apps.collab",
     "apps.notifications",
+    "apps.ci",
     "django_htmx",
     "apps.portal",
 ]

@@ -13,6 +13,7 @@ urlpatterns = [
     path("api/v1/", include("apps.artifacts.urls")),
     path("api/v1/", include("apps.collab.urls")),
     path("api/v1/", include("apps.notifications.urls")),
+    path("api/v1/", include("apps.ci.urls")),
     path("", include("apps.artifacts.store_urls")),
     path("", include("apps.portal.urls")),
 ]

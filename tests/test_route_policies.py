@@ -43,6 +43,8 @@ DOCUMENTED_ROUTES = {
     "api/v1/runs/<str:run_id>/log",
     "api/v1/runs/<str:run_id>/metrics",
     "api/v1/runs/<str:run_id>/metrics/history",
+    "api/v1/runs/<str:run_id>/compare",
+    "api/v1/runs/<str:run_id>/ci-report",
     "api/v1/projects/<str:slug>/audit",
     "api/v1/projects/<str:slug>/audit/export",
     "api/v1/runs/<str:run_id>/artifacts",

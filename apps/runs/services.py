@@ -153,9 +153,16 @@ def _lock(run: Run) -> Run:
     return Run.objects.select_for_update().select_related("project").get(pk=run.pk)
 
 
-def run_finish(*, principal: Principal, run: Run, data: RunFinishIn) -> Run:
+def run_finish(
+    *,
+    principal: Principal,
+    run: Run,
+    data: RunFinishIn,
+    event_extra: dict[str, Any] | None = None,
+) -> Run:
     """End a run with FINISHED, FAILED or KILLED. Idempotent: ending it again with the
-    same status changes nothing; a different status after it ended is a 409."""
+    same status changes nothing; a different status after it ended is a 409.
+    ``event_extra`` joins the run-end event's payload (a CI report marks its run)."""
     require_role(principal, run.project, Role.MEMBER, what="run")
     with transaction.atomic():
         run = _lock(run)
@@ -179,7 +186,7 @@ def run_finish(*, principal: Principal, run: Run, data: RunFinishIn) -> Run:
             type=STATUS_EVENTS[run.status],
             project_id=run.project_id,
             run_id=run.pk,
-            payload=_event_payload(run),
+            payload=_event_payload(run, **(event_extra or {})),
         )
     return run
 

@@ -30,6 +30,10 @@ def deliveries_for_event(event: DomainEvent) -> list[int]:
     """Write the deliveries ``event`` calls for under the project's enabled rules and
     enqueue them after commit. Returns the ids of the deliveries written now."""
     rule_events = catalog.RULES_FOR_DOMAIN_EVENT.get(event.type, ())
+    if event.payload.get("ci_report"):
+        # Ended by its CI report: the report's ci.reported message tells of the run,
+        # so there is no second run.finished message about it.
+        rule_events = tuple(e for e in rule_events if e != catalog.RUN_FINISHED)
     if not rule_events or event.project_id is None:
         return []
     rules = list(
@@ -122,7 +126,20 @@ def _evaluate(rule: Rule, event: DomainEvent, run: Run | None) -> tuple[str, dic
 
 
 # What a delivery keeps of its event's payload for the message.
-_PAYLOAD_KEYS = ("comment_id", "run_id", "author", "mentioned", "excerpt", "summary", "status")
+_PAYLOAD_KEYS = (
+    "comment_id",
+    "run_id",
+    "author",
+    "mentioned",
+    "excerpt",
+    "summary",
+    "status",
+    # ci.reported: the verdict, the baseline the job compared with, its key metrics.
+    "verdict",
+    "baseline_run",
+    "baseline_label",
+    "metrics",
+)
 
 
 def _threshold(rule: Rule, run: Run | None, key: str | None) -> tuple[str, dict] | None:
