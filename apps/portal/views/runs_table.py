@@ -18,6 +18,7 @@ from apps.core.errors import Conflict, Invalid
 from apps.portal.models import ColumnChoice, SavedView
 from apps.portal.services import column_choice_save, saved_view_create, saved_view_delete
 from apps.portal.views.base import PortalView
+from apps.portal.views.run.ci import ci_badge, ci_verdict_annotate
 from apps.projects.models import Role
 from apps.runs import search, selectors
 from apps.runs.columns import Columns, columns_parse, columns_prefetch
@@ -100,7 +101,7 @@ class RunsTableView(PortalView):
         ]
         try:
             runs, table.next_cursor = search.runs_search(
-                queryset=selectors.run_list_for_project(project=self.project),
+                queryset=ci_verdict_annotate(selectors.run_list_for_project(project=self.project)),
                 filter=filter_text,
                 order_by=order_by,
                 page_size=PAGE_SIZE,
@@ -112,7 +113,10 @@ class RunsTableView(PortalView):
             runs, table.error, table.error_field = [], exc.message, exc.field
         selectors.runs_attach_listing(runs=runs, project=self.project)
         chosen = columns_prefetch(runs, columns)
-        table.rows = [{"run": run, **chosen.for_run(run)} for run in runs]
+        table.rows = [
+            {"run": run, "ci_badge": ci_badge(run.ci, run.ci_verdict), **chosen.for_run(run)}
+            for run in runs
+        ]
         base_query = {"filter": filter_text, "order_by": order_by, "columns": columns_text(columns)}
         context = {
             "project": self.project,

@@ -91,6 +91,7 @@ CI_FIELDS = {
     "ref": str,
     "branch": str,
     "pr": int,
+    "pr_url": str,
     "workflow_url": str,
     "workflow": str,
     "repository": str,

@@ -75,7 +75,8 @@ class Environment:
     recorded: bool = False
 
 
-def _text(value: Any) -> str:
+def plain_text(value: Any) -> str:
+    """A client's value as text: strings as they are, other JSON as JSON, None as ""."""
     if value is None:
         return ""
     return value if isinstance(value, str) else json.dumps(value)
@@ -95,23 +96,23 @@ def environment_facts(environment: Any) -> Environment:
             total = gpu.get("memory_total")
             gpus.append(
                 Gpu(
-                    name=_text(gpu.get("name")) or "GPU",
+                    name=plain_text(gpu.get("name")) or "GPU",
                     memory=human_size(total) if isinstance(total, int) else "",
-                    driver=_text(gpu.get("driver")),
+                    driver=plain_text(gpu.get("driver")),
                 )
             )
         else:
-            gpus.append(Gpu(name=_text(gpu)))
+            gpus.append(Gpu(name=plain_text(gpu)))
     packages = env.get("packages")
     return Environment(
-        python=_text(env.get("python")),
-        os=_text(env.get("os")),
-        cpu_count=_text(env.get("cpu_count")),
+        python=plain_text(env.get("python")),
+        os=plain_text(env.get("os")),
+        cpu_count=plain_text(env.get("cpu_count")),
         memory=human_size(memory) if isinstance(memory, int) else "",
-        hostname=_text(env.get("hostname")),
-        cwd=_text(env.get("cwd")),
-        command=_text(command),
-        packages=[_text(p) for p in packages] if isinstance(packages, list) else [],
+        hostname=plain_text(env.get("hostname")),
+        cwd=plain_text(env.get("cwd")),
+        command=plain_text(command),
+        packages=[plain_text(p) for p in packages] if isinstance(packages, list) else [],
         gpus=gpus,
         recorded=bool(env),
     )
@@ -131,6 +132,8 @@ CI_LABELS = {
     "ref": "Ref",
     "branch": "Branch",
     "pr": "Pull request",
+    # Shown as the "Pull request" fact's link (or as that fact when no number came).
+    "pr_url": "Pull request",
     "base_ref": "Base ref",
     "head_ref": "Head ref",
 }
@@ -147,22 +150,28 @@ class Fact:
 
 
 def ci_facts(ci: Any) -> list[Fact]:
-    """The CI context, in a stable order; ``workflow_url`` is a link only when it is
-    an http or https URL (a client could send ``javascript:``)."""
+    """The CI context, in a stable order. ``pr`` and ``pr_url`` make one "Pull
+    request" fact: the number, linking to the pull request. A URL is a link only when
+    it is an http or https URL (a client could send ``javascript:``)."""
     if not isinstance(ci, dict):
         return []
+    present = {
+        name: plain_text(ci.get(name)) for name in CI_LABELS if ci.get(name) not in (None, "")
+    }
+    pr_url = present.get("pr_url", "")
     facts = []
-    for name in CI_LABELS:
-        value = ci.get(name)
-        if value is None or value == "":
-            continue
-        text = _text(value)
-        url = text if name == "workflow_url" and _is_web_url(text) else ""
-        facts.append(Fact(CI_LABELS[name], text, url))
+    for name, text in present.items():
+        if name == "pr_url" and "pr" in present:
+            continue  # folded into the pr fact
+        url = text if name in ("workflow_url", "pr_url") else ""
+        if name == "pr":
+            url = pr_url
+        facts.append(Fact(CI_LABELS[name], text, url if is_web_url(url) else ""))
     return facts
 
 
-def _is_web_url(text: str) -> bool:
+def is_web_url(text: str) -> bool:
+    """Whether ``text`` is an http or https URL, the only kind the portal links to."""
     return text.lower().startswith(("https://", "http://"))
 
 

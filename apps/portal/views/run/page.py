@@ -15,6 +15,7 @@ from apps.core.errors import Invalid
 from apps.core.markdown import markdown_render
 from apps.portal.views.base import PortalView
 from apps.portal.views.run import facts
+from apps.portal.views.run.ci import ci_page_context
 from apps.portal.views.run.links import member_links
 from apps.projects.models import Role
 from apps.runs import selectors
@@ -83,10 +84,12 @@ class RunPageView(PortalView):
     access = Role.VIEWER
 
     def get(self, request, slug: str, run_id: str) -> HttpResponse:
-        run = run_in_project(self, run_id, related=("project", "author", "parent"))
+        run = run_in_project(self, run_id, related=("project", "author", "parent", "ci_report"))
         role = self.role()
         context = {
             **run_context(run),
+            # Not on shared pages: the report names and links other runs of the project.
+            **ci_page_context(run, project_slug=self.project.slug),
             "project": self.project,
             "role": role,
             "can_edit": role is not None and role >= Role.MEMBER,
