@@ -11,7 +11,7 @@ PORT ?= 8000
 $(STAMP): pyproject.toml sdk/pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]' -e ./sdk
+	$(BIN)/python -m pip install --quiet -e '.[dev]' -e './sdk[ci]'
 	@touch $(STAMP)
 
 ## run: set up the embedded default (SQLite, in-process tasks) and serve on 127.0.0.1:8000

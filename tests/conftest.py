@@ -22,8 +22,12 @@ from tests.factories import ProjectFactory, UserFactory, make_token
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
-# The loopback Slack and Notion servers, as fixtures for every test folder.
-pytest_plugins = ["tests.notifications.fake_slack", "tests.notifications.fake_notion"]
+# The loopback Slack, Notion and GitHub servers, as fixtures for every test folder.
+pytest_plugins = [
+    "tests.notifications.fake_slack",
+    "tests.notifications.fake_notion",
+    "tests.sdk.fake_github",
+]
 
 
 def pytest_collection_modifyitems(config, items):

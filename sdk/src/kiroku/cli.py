@@ -233,7 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kiroku",
         description="Kiroku's client: log in, upload spooled runs, list and show runs, "
-        "list and download their artifacts.",
+        "list and download their artifacts, report CI results.",
         epilog="Exit codes: 0 ok, 1 failure, 2 usage or input error, 3 authentication.",
     )
     parser.add_argument("--version", action="version", version=f"kiroku {__version__}")
@@ -269,9 +269,11 @@ def build_parser() -> argparse.ArgumentParser:
     status.set_defaults(handler=cmd_status)
 
     # Imported here: cli_artifacts uses this module's helpers.
+    from kiroku.ci.command import add_commands as add_ci_commands
     from kiroku.cli_artifacts import add_commands
 
     add_commands(commands, common)
+    add_ci_commands(commands, common)
     return parser
 
 

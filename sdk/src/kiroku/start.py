@@ -52,6 +52,7 @@ def init(
     strict: bool = False,
     handle_signals: bool = True,
     settings: Settings | None = None,
+    ci: Mapping[str, Any] | None = None,
 ) -> Run:
     """Start recording a run and return it.
 
@@ -63,6 +64,8 @@ def init(
     ``capture``: a ``kiroku.capture.CaptureOptions``, a dict of its fields, or False.
     ``settings`` carries the tuning values (timeouts, intervals); url/token/dir/mode/
     project here override it, then the environment, then ``kiroku login``'s file.
+    ``ci`` is the CI context to record with the run (provider, repository, workflow_url,
+    pr, …: the server's ``ci`` fields), as ``kiroku ci report`` does.
 
     Raises ConfigError (bad arguments, no URL/token), AuthError (401/403), NotFound
     (no such project, or ``resume="must"`` and no such run), InvalidInput (the server
@@ -114,6 +117,8 @@ def init(
     params = list(run.config._sent.items())
     session = secrets.token_urlsafe(9)
     body = _create_body(run, notes=notes, group=group, parent=parent, options=options)
+    if ci:
+        body["ci"] = dict(ci)
     body["params"] = dict(params[: keys.MAX_PARAMS_PER_BATCH])
     # Named datasets first, then what DVC lists; the create carries the server's
     # per-request maximum and the rest follow in batches.
