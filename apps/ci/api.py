@@ -10,6 +10,7 @@ from apps.ci.services import ci_report_clean, ci_report_create
 from apps.core.errors import NotFound
 from apps.core.views import KirokuApi
 from apps.projects.models import Role
+from apps.runs.compare import COMPARISON_EXAMPLE
 from apps.runs.selectors import run_get_for_principal
 
 REPORT_EXAMPLE = {
@@ -27,6 +28,22 @@ REPORT_EXAMPLE = {
     },
     "status": "finished",
 }
+REPORT_ANSWER = OpenApiExample(
+    "report",
+    response_only=True,
+    value={
+        "run": COMPARISON_EXAMPLE["run"]["id"],
+        "url": COMPARISON_EXAMPLE["run"]["url"],
+        "status": "FINISHED",
+        "verdict": "regressed",
+        "regressed": True,
+        "baseline": "branch:main",
+        "fail_on": ["eval/acc<-0.01"],
+        "comparison": COMPARISON_EXAMPLE,
+        "junit": REPORT_EXAMPLE["junit"],
+        "created_at": "2026-11-28T10:00:00Z",
+    },
+)
 
 
 class RunCiReportApi(KirokuApi):
@@ -36,7 +53,7 @@ class RunCiReportApi(KirokuApi):
         operation_id="runs_ci_report_create",
         request=dict,
         responses={200: dict, 201: dict},
-        examples=[OpenApiExample("report", request_only=True, value=REPORT_EXAMPLE)],
+        examples=[OpenApiExample("report", request_only=True, value=REPORT_EXAMPLE), REPORT_ANSWER],
         description="Record the CI job's verdict. The server compares the run with "
         "`baseline` (`branch:NAME`, `run:ID`, `best:METRIC:max|min`; default: the "
         "project's setting) under the `fail_on` gates, ends the run with `status` if it "
@@ -52,7 +69,7 @@ class RunCiReportApi(KirokuApi):
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
 
-    @extend_schema(operation_id="runs_ci_report", responses={200: dict})
+    @extend_schema(operation_id="runs_ci_report", responses={200: dict}, examples=[REPORT_ANSWER])
     def get(self, request, run_id: str):
         run = run_get_for_principal(principal=self.principal, run_id=run_id)
         report = CiReport.objects.select_related("run__project").filter(run=run).first()

@@ -363,3 +363,47 @@ def comparison_out(comparison: Comparison) -> dict:
         ],
         "regressed": comparison.regressed,
     }
+
+
+# What comparison_out returns, for the OpenAPI schema's examples.
+_RUN = "51a75b8a97cc49d598c21cf641c64c34"
+_BASE = "313f5b91f4f852a55df3ba46d34a292b"
+COMPARISON_EXAMPLE = {
+    "run": {
+        "id": _RUN,
+        "name": "eval #7",
+        "url": f"http://127.0.0.1:8000/projects/vision/runs/{_RUN}",
+    },
+    "baseline": {
+        "id": _BASE,
+        "name": "eval main",
+        "url": f"http://127.0.0.1:8000/projects/vision/runs/{_BASE}",
+        "branch": "main",
+        "commit": "0123456789abcdef0123456789abcdef01234567",
+    },
+    "baseline_spec": "branch:main",
+    "baseline_label": "latest finished run on main",
+    "compare_url": f"http://127.0.0.1:8000/projects/vision/compare?runs={_BASE}&runs={_RUN}",
+    "metrics": [
+        {
+            "key": "eval/acc",
+            "value": 0.9,
+            "baseline": 0.92,
+            "delta": -0.02,
+            "percent": -2.1739,
+            "goal": "max",
+            "better": False,
+            "violated": True,
+        }
+    ],
+    "metrics_truncated": False,
+    "gates": [
+        {
+            "expression": "eval/acc<-0.01",
+            "metric": "eval/acc",
+            "violated": True,
+            "reason": "eval/acc changed by -0.02, beyond the gate < -0.01",
+        }
+    ],
+    "regressed": True,
+}

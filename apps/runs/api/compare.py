@@ -1,11 +1,17 @@
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework.response import Response
 
 from apps.core.views import KirokuApi
 from apps.runs import selectors
-from apps.runs.compare import baseline_spec_parse, comparison_out, gates_parse, run_compare
+from apps.runs.compare import (
+    COMPARISON_EXAMPLE,
+    baseline_spec_parse,
+    comparison_out,
+    gates_parse,
+    run_compare,
+)
 
 
 class RunCompareApi(KirokuApi):
@@ -27,6 +33,7 @@ class RunCompareApi(KirokuApi):
             ),
         ],
         responses={200: dict},
+        examples=[OpenApiExample("comparison", response_only=True, value=COMPARISON_EXAMPLE)],
     )
     def get(self, request, run_id: str):
         run = selectors.run_get_for_principal(principal=self.principal, run_id=run_id)
