@@ -29,6 +29,7 @@ MISSING = {
     "link_id": "999999",
     "destination_id": "999999",
     "rule_id": "999999",
+    "reported_run_id": "0" * 32,
 }
 
 PERSONAS = ("admin", "member", "viewer", "outsider", "service", "other_token", "staff")
@@ -120,6 +121,9 @@ ENDPOINTS = [
     Endpoint("POST", R + "/log", LOG_BODY, RUN_WRITE),
     Endpoint("GET", R + "/metrics", None, READ),
     Endpoint("GET", R + "/metrics/history?key=loss", None, READ),
+    Endpoint("GET", R + "/compare?baseline=branch:main&fail_on=loss>0", None, READ),
+    Endpoint("POST", R + "/ci-report", {"baseline": "branch:main"}, RUN_CREATE),
+    Endpoint("GET", "/runs/{reported_run_id}/ci-report", None, READ),
     Endpoint("GET", R + "/artifacts", None, READ),
     Endpoint("POST", R + "/artifacts", {"path": "m.pt", "size": 1, "sha256": "0" * 64}, RUN_CREATE),
     Endpoint("GET", A, None, READ),
@@ -195,6 +199,8 @@ def artifact_ids(api_as, member, run_id, project, settings) -> dict[str, str]:
         {"path": "big.bin", "size": 100 * 1024 * 1024, "sha256": "0" * 64},
     ).json()
     comment = client.post(f"{API}/runs/{run_id}/comments", {"body": "first!"}).json()
+    reported = client.post(f"{API}/projects/vision/runs", {"name": "ci"}).json()["id"]
+    assert client.post(f"{API}/runs/{reported}/ci-report", {}).status_code == 201
     link = client.post(f"{API}/runs/{run_id}/share-links", {}).json()
     return {
         "artifact_id": complete["id"],
@@ -204,6 +210,7 @@ def artifact_ids(api_as, member, run_id, project, settings) -> dict[str, str]:
         "link_id": str(link["id"]),
         "destination_id": str(destination.pk),
         "rule_id": str(finished.pk),
+        "reported_run_id": reported,
     }
 
 
@@ -271,7 +278,7 @@ def test_the_matrix_covers_every_method_of_every_project_and_run_route():
     def template(path: str) -> str:
         path = (
             path.split("?")[0].replace("{slug}", "<str:slug>").replace("{run_id}", "<str:run_id>")
-        )
+        ).replace("{reported_run_id}", "<str:run_id>")
         for name in ("artifact_id", "pending_id", "multipart_id"):
             path = path.replace("{" + name + "}", "<str:artifact_id>")
         for name in ("comment_id", "link_id", "destination_id", "rule_id"):
