@@ -121,7 +121,9 @@ def test_memory_stays_bounded_while_a_request_hangs(via_proxy, proxy, reader):
         longest = max(longest, now)
         biggest_drop = max(biggest_drop, before + 1 - now)
         before = now
-    assert longest <= 2_001
+    # The caller spills above 2,000 points; while the sender thread is itself moving
+    # a batch to disk the caller goes on, but waits for it one batch (500) past that.
+    assert longest <= 2_000 + 500 + 1
     # log() moves at most two batches to disk per call, never the whole backlog at once.
     assert biggest_drop <= 2 * 500
     run.finish()

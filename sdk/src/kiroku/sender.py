@@ -103,8 +103,10 @@ class Sender:
         or far behind. Move one batch to disk, from the caller's thread: a pause of a
         few milliseconds every ``max_batch_points`` calls instead of one long stall.
         When the sender thread holds the lock it is already moving the backlog: the
-        caller goes on rather than wait for it."""
-        if not self._lock.acquire(blocking=False):
+        caller goes on rather than wait for it, until the queue is a whole batch past
+        the limit (a starved sender thread must not let memory grow without bound)."""
+        hard_limit = self.settings.max_queue_points + self.settings.max_batch_points
+        if not self._lock.acquire(blocking=len(self.points) > hard_limit):
             return
         try:
             if len(self.points) <= self.settings.max_queue_points:
