@@ -104,6 +104,56 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
+def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    """One of ``choices`` (compared lower-case), or ``default`` when unset."""
+    value = _raw(name)
+    if value is None:
+        return default
+    if value.lower() not in choices:
+        raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}; got {value!r}")
+    return value.lower()
+
+
+# A host name (optionally behind "*." for subdomains) or a bracketed IPv6 address, and a port.
+_ORIGIN_HOST = re.compile(r"^((\*\.)?[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?$")
+
+
+def env_origins(name: str, *, schemes: tuple[str, ...]) -> list[str]:
+    """Comma-separated origins (``https://kiroku.example.com``, ``https://*.example.com``,
+    a port allowed), as Django's ``CSRF_TRUSTED_ORIGINS`` takes them: a scheme from
+    ``schemes`` and a host, nothing after it. Empty when unset."""
+    origins = env_list(name, [])
+    for origin in origins:
+        parts = urlsplit(origin)
+        only_a_host = origin == f"{parts.scheme}://{parts.netloc}"
+        if parts.scheme not in schemes or not only_a_host or not _ORIGIN_HOST.match(parts.netloc):
+            expected = " or ".join(f"{scheme}://" for scheme in schemes)
+            raise ImproperlyConfigured(
+                f"{name} must hold origins starting with {expected} and naming only a host "
+                f"(e.g. https://kiroku.example.com), comma-separated; got {origin!r}"
+            )
+    return origins
+
+
+_META_HEADER = re.compile(r"^HTTP_[A-Z0-9_]+$")
+
+
+def env_proxy_ssl_header(name: str) -> tuple[str, str] | None:
+    """Django's ``SECURE_PROXY_SSL_HEADER`` from ``HTTP_X_FORWARDED_PROTO,https``: the
+    request header (as Django's ``request.META`` names it) and the value that marks a
+    request the proxy received over HTTPS. None when unset."""
+    value = _raw(name)
+    if value is None:
+        return None
+    header, _, expected = (part.strip() for part in value.partition(","))
+    if not _META_HEADER.match(header) or not expected or "," in expected:
+        raise ImproperlyConfigured(
+            f"{name} must be a header as Django names it and the value meaning HTTPS, "
+            f"e.g. HTTP_X_FORWARDED_PROTO,https; got {value!r}"
+        )
+    return header, expected
+
+
 def env_database(name: str, default_sqlite_path: Path) -> dict:
     """The ``DATABASES['default']`` entry from a database URL, or the embedded SQLite file."""
     value = _raw(name)
@@ -154,6 +204,25 @@ def env_redis_url(name: str) -> str | None:
     if urlsplit(value).scheme not in {"redis", "rediss"}:
         raise ImproperlyConfigured(f"{name} must start with redis:// or rediss://, got {value!r}")
     return value
+
+
+_RATE = re.compile(r"^([0-9]+)\s*/\s*(s|sec|second|m|min|minute|h|hour|d|day)$")
+_RATE_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def env_rate(name: str, default: str) -> tuple[int, int] | None:
+    """A request rate such as ``6000/min`` (per ``s``, ``min``, ``hour`` or ``day``) as
+    ``(requests, seconds)``; None (no limit) for ``0`` or ``off``."""
+    value = (_raw(name) or default).lower()
+    if value in {"0", "off"}:
+        return None
+    match = _RATE.match(value)
+    if match is None or int(match.group(1)) < 1:
+        raise ImproperlyConfigured(
+            f"{name} must be a rate such as 6000/min (per s, min, hour or day), or off; "
+            f"got {value!r}"
+        )
+    return int(match.group(1)), _RATE_SECONDS[match.group(2)[0]]
 
 
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")

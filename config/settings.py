@@ -7,19 +7,24 @@ import hashlib
 import secrets
 from pathlib import Path
 
+from django.core.exceptions import ImproperlyConfigured
+
 from config.env import (
     env_artifact_store,
     env_bool,
+    env_choice,
     env_database,
     env_email,
     env_fernet_keys,
     env_float,
     env_http_url,
     env_int,
-    env_list,
+    env_rate,
     env_redis_url,
     env_str,
 )
+from config.log_config import logging_config
+from config.security import PROFILES, security_settings
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("KIROKU_VAR_DIR", str(BASE_DIR / "var")))
@@ -38,10 +43,22 @@ def _secret_key() -> str:
     return key_file.read_text().strip()
 
 
-SECRET_KEY = _secret_key()
-DEBUG = env_bool("KIROKU_DEBUG", False)
-ALLOWED_HOSTS = env_list("KIROKU_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
 KIROKU_BASE_URL = env_str("KIROKU_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+
+# ---- Security profile (config/security.py) ----------------------------------------------
+# KIROKU_ENV=development (the default) keeps the embedded server's defaults; production
+# refuses a weak KIROKU_SECRET_KEY or DEBUG on, and turns on HTTPS-only cookies, HSTS and
+# the redirect to HTTPS. Sets SECRET_KEY, DEBUG, ALLOWED_HOSTS, CSRF_TRUSTED_ORIGINS, the
+# SECURE_* settings and CONTENT_SECURITY_POLICY (sent by csp.middleware.CSPMiddleware).
+KIROKU_ENV = env_choice("KIROKU_ENV", "development", PROFILES)
+_SECURITY = security_settings(
+    KIROKU_ENV, base_url=KIROKU_BASE_URL, development_secret_key=_secret_key
+)
+globals().update(_SECURITY)
+# Named as well, for the settings below that derive from them.
+SECRET_KEY: str = _SECURITY["SECRET_KEY"]
+DEBUG: bool = _SECURITY["DEBUG"]
+# ---- end of the security profile ---------------------------------------------------------
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -53,6 +70,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "django_prometheus",  # request metrics for /metrics (apps/core/metrics.py)
     "apps.core",
     "apps.accounts",
     "apps.projects",
@@ -68,7 +86,14 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Observability (apps/core): metrics around everything; the request id and access log
+    # around all that follows; /healthz and /readyz answered before Host validation and
+    # the HTTPS redirect (apps/core/health.py says why).
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "apps.core.observability.RequestLogMiddleware",
+    "apps.core.health.HealthProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -77,6 +102,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",  # last: latency by view
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -182,10 +208,8 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
-    "APPEND_COMPONENTS": {
-        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-    },
-    "SECURITY": [{"bearer": []}],
+    # Each operation's security comes from its authentication classes (the bearer
+    # scheme: apps.accounts.authentication.BearerTokenScheme).
 }
 
 # Runs whose last heartbeat is older than this are marked CRASHED.
@@ -286,9 +310,90 @@ CELERY_BEAT_SCHEDULE = {
     "events-purge-dispatched": {"task": "events.purge_dispatched", "schedule": 86400.0},
 }
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env_str("KIROKU_LOG_LEVEL", "INFO")},
+# ---- Fair use: throttles, the shared cache, the search timeout (apps/core/throttles.py) ----
+# Rates are "N/s|min|hour|day", or "off"; a throttled request gets 429 with Retry-After.
+KIROKU_THROTTLE_RATES = {
+    # Per token: a personal or service token each has its own bucket; a portal session
+    # counts against its user. 100 requests a second: the SDK sends at most one batch a
+    # second per run (plus a heartbeat every 30 s), so one service token carries about
+    # 100 busy runs, twice a CI matrix of 50 parallel jobs. A throttled SDK keeps its
+    # points and retries after Retry-After: a burst above the rate is delayed, never lost.
+    "token": env_rate("KIROKU_THROTTLE_TOKEN", "6000/min"),
+    # Per client address, every API request: the ceiling for many tokens behind one
+    # address (a CI fleet or an office behind NAT).
+    "ip": env_rate("KIROKU_THROTTLE_IP", "12000/min"),
+    # Per client address, API requests without credentials and portal sign-in attempts.
+    "anon": env_rate("KIROKU_THROTTLE_ANON", "60/min"),
+    # Portal sign-in attempts per client address and username.
+    "login": env_rate("KIROKU_THROTTLE_LOGIN", "10/min"),
 }
+REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = [
+    "apps.core.throttles.TokenRateThrottle",
+    "apps.core.throttles.ClientIpRateThrottle",
+    "apps.core.throttles.AnonRateThrottle",
+]
+# The client address is REMOTE_ADDR, or, behind this many reverse proxies that each
+# append to X-Forwarded-For, the address the outermost of them saw. 0 trusts no
+# X-Forwarded-For at all (a client could write any address there).
+REST_FRAMEWORK["NUM_PROXIES"] = env_int("KIROKU_NUM_PROXIES", 0, minimum=0, maximum=10)
+# Throttle counters live in the cache: Redis shares them between web processes; without
+# REDIS_URL each process counts alone (so the rates apply per process).
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            # Apart from Celery's keys in the same database.
+            "KEY_PREFIX": "kiroku-cache",
+            # A Redis that does not answer must not hold requests (throttles then let
+            # them through).
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "kiroku",
+        }
+    }
+# A run search (API and portal) is stopped after this many milliseconds on PostgreSQL,
+# and answered 400 search_timeout; 0 turns the limit off.
+KIROKU_SEARCH_TIMEOUT_MS = env_int("KIROKU_SEARCH_TIMEOUT_MS", 10_000, minimum=0, maximum=600_000)
+# ---- end of fair use -------------------------------------------------------------------------
+
+# ---- Observability: logs, request ids, metrics (apps/core/observability.py, metrics.py) ----
+# One line per record: a JSON object (time, level, logger, message, request_id, and the
+# access log's method, path, status, duration_ms, user_id, token_id), or text. JSON by
+# default in production.
+KIROKU_LOG_FORMAT = env_choice(
+    "KIROKU_LOG_FORMAT", "json" if KIROKU_ENV == "production" else "text", ("json", "text")
+)
+LOGGING = logging_config(
+    log_format=KIROKU_LOG_FORMAT,
+    level=env_choice(
+        "KIROKU_LOG_LEVEL", "info", ("debug", "info", "warning", "error", "critical")
+    ).upper(),
+)
+# /metrics answers "Authorization: Bearer <KIROKU_METRICS_TOKEN>" and callers on the
+# loopback address (not through a proxy); anyone else gets a 404. Unset: loopback only.
+KIROKU_METRICS_TOKEN = env_str("KIROKU_METRICS_TOKEN")
+if KIROKU_METRICS_TOKEN is not None and len(KIROKU_METRICS_TOKEN) < 16:
+    raise ImproperlyConfigured("KIROKU_METRICS_TOKEN must be at least 16 characters long")
+# Celery workers serve their metrics (delivery outcomes) on this port, unauthenticated;
+# 0: they do not.
+KIROKU_WORKER_METRICS_PORT = env_int("KIROKU_WORKER_METRICS_PORT", 0, minimum=0, maximum=65535)
+# prometheus_client's multiprocess mode (several gunicorn workers, Celery's prefork pool):
+# each process counts in files here and a scrape sums them. One empty folder per gunicorn
+# master and per Celery worker; prometheus_client reads the variable itself.
+_PROMETHEUS_DIR = env_str("PROMETHEUS_MULTIPROC_DIR")
+if _PROMETHEUS_DIR is not None and not Path(_PROMETHEUS_DIR).is_dir():
+    raise ImproperlyConfigured(
+        f"PROMETHEUS_MULTIPROC_DIR must be an existing folder, got {_PROMETHEUS_DIR!r}"
+    )
+if KIROKU_WORKER_METRICS_PORT and _PROMETHEUS_DIR is None:
+    raise ImproperlyConfigured(
+        "KIROKU_WORKER_METRICS_PORT needs PROMETHEUS_MULTIPROC_DIR (a folder of the worker's "
+        "own): a worker's pool processes share their counts through it"
+    )
+# ---- end of observability ------------------------------------------------------------------

@@ -84,6 +84,19 @@ def _tasks_in_process():
 
 
 @pytest.fixture(autouse=True)
+def _throttles_out_of_reach():
+    """The suite sends thousands of requests from one address, many without a token:
+    every throttle stays on (its code runs) with a rate no test reaches. The throttle
+    tests set small rates and a cache of their own (tests/core/test_throttles.py)."""
+    from django.test import override_settings
+
+    out_of_reach = (10**9, 60)
+    rates = dict.fromkeys(("token", "ip", "anon", "login"), out_of_reach)
+    with override_settings(KIROKU_THROTTLE_RATES=rates):
+        yield
+
+
+@pytest.fixture(autouse=True)
 def _artifacts_in_tmp(tmp_path):
     """Artifacts go to a fresh local folder per test (S3 tests switch to moto)."""
     from django.test import override_settings

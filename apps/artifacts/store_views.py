@@ -14,6 +14,7 @@ from apps.artifacts import services
 from apps.artifacts.storage.base import UploadProblem
 from apps.artifacts.storage.local import Ticket, TicketInvalid
 from apps.core.errors import Forbidden, Invalid
+from apps.core.throttles import ClientIpRateThrottle
 
 
 class HasStoreTicket(BasePermission):
@@ -38,6 +39,10 @@ class StoreTransferApi(APIView):
     permission_classes = [HasStoreTicket]
     # The body is read as a stream by the store, never parsed.
     parser_classes: list = []
+    # The ticket was issued by a token-throttled API call, and one large upload or a
+    # folder's download is many transfers: only the per-address ceiling applies, not
+    # the rate for requests without credentials.
+    throttle_classes = [ClientIpRateThrottle]
 
     def put(self, request, ticket: str):
         length = request.META.get("CONTENT_LENGTH") or ""

@@ -71,8 +71,8 @@ class ProjectAuditApi(_AuditApi):
         operation_id="audit_list",
         parameters=[
             *AUDIT_PARAMETERS,
-            OpenApiParameter("page_size", int),
-            OpenApiParameter("cursor", str),
+            OpenApiParameter("page_size", int, description="1 to 1000 (default 100)"),
+            OpenApiParameter("cursor", str, description="the `next` of the previous page"),
         ],
         responses={200: dict},
         examples=[

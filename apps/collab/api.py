@@ -6,6 +6,7 @@ from rest_framework.response import Response
 
 from apps.collab import selectors, services
 from apps.collab.output import comment_out, share_link_out
+from apps.core.pagination import Listing, list_page
 from apps.core.validation import json_object
 from apps.core.views import KirokuApi
 from apps.projects.models import Role
@@ -38,6 +39,10 @@ SHARE_EXAMPLE = {
     "last_viewed_at": "2026-01-01T15:00:00Z",
 }
 
+# Top-level comments, each with all its replies.
+THREADS = Listing("comments", ("created_at", "pk"))
+SHARE_LINKS = Listing("share-links", ("-created_at", "-pk"))
+
 
 def _body(request, allowed: set[str]) -> dict:
     return json_object(request.data, allowed)
@@ -48,15 +53,21 @@ class RunCommentsApi(KirokuApi):
 
     @extend_schema(
         operation_id="comments_list",
+        parameters=THREADS.parameters(),
         responses={200: dict},
         examples=[
-            OpenApiExample("thread", response_only=True, value={"results": [COMMENT_EXAMPLE]})
+            OpenApiExample(
+                "thread", response_only=True, value={"results": [COMMENT_EXAMPLE], "next": None}
+            )
         ],
+        description="The run's threads, oldest first: top-level comments (a page of "
+        "them), each with all its replies.",
     )
     def get(self, request, run_id: str):
         run = run_get_for_principal(principal=self.principal, run_id=run_id)
-        threads = selectors.comment_thread(target=run)
-        return Response({"results": [comment_out(c, run_public_id=run.public_id) for c in threads]})
+        threads, next_cursor = list_page(request, selectors.comment_threads(target=run), THREADS)
+        results = [comment_out(c, run_public_id=run.public_id) for c in threads]
+        return Response({"results": results, "next": next_cursor})
 
     @extend_schema(
         operation_id="comments_create",
@@ -116,16 +127,20 @@ class CommentApi(KirokuApi):
 class RunShareLinksApi(KirokuApi):
     @extend_schema(
         operation_id="share_links_list",
+        parameters=SHARE_LINKS.parameters(),
         responses={200: dict},
-        examples=[OpenApiExample("links", response_only=True, value={"results": [SHARE_EXAMPLE]})],
-        description="The run's share links, without their tokens (members).",
+        examples=[
+            OpenApiExample(
+                "links", response_only=True, value={"results": [SHARE_EXAMPLE], "next": None}
+            )
+        ],
+        description="The run's share links, newest first, without their tokens (members).",
     )
     def get(self, request, run_id: str):
         run = run_get_for_principal(principal=self.principal, run_id=run_id, needed=Role.MEMBER)
-        links = selectors.share_links_for(target=run)
-        return Response(
-            {"results": [share_link_out(x, run_public_id=run.public_id) for x in links]}
-        )
+        links, next_cursor = list_page(request, selectors.share_links_for(target=run), SHARE_LINKS)
+        results = [share_link_out(x, run_public_id=run.public_id) for x in links]
+        return Response({"results": results, "next": next_cursor})
 
     @extend_schema(
         operation_id="share_links_create",

@@ -39,11 +39,14 @@ def comment_thread(*, target: Run | SavedComparison) -> list[Comment]:
     """The top-level comments on a run or a saved comparison, oldest first, each with
     ``replies`` prefetched (oldest first) and the mentioned usernames. Deleted
     comments are kept (shown as deleted) so replies keep their place."""
+    return list(comment_threads(target=target))
+
+
+def comment_threads(*, target: Run | SavedComparison) -> QuerySet[Comment]:
+    """``comment_thread`` as a query, for pages of it."""
     with_mentions = Comment.objects.prefetch_related("mentions").order_by("created_at", "pk")
-    return list(
-        with_mentions.filter(parent__isnull=True, **_on(target)).prefetch_related(
-            Prefetch("replies", queryset=with_mentions)
-        )
+    return with_mentions.filter(parent__isnull=True, **_on(target)).prefetch_related(
+        Prefetch("replies", queryset=with_mentions)
     )
 
 

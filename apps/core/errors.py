@@ -10,6 +10,7 @@ the DRF exception handler below turns those and DRF's own exceptions into that s
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -62,6 +63,11 @@ class Conflict(KirokuError):
 class PayloadTooLarge(KirokuError):
     status = 413
     code = "payload_too_large"
+
+
+class UnsupportedEncoding(KirokuError):
+    status = 415
+    code = "unsupported_encoding"
 
 
 def not_found(what: str = "object") -> NotFound:
@@ -118,7 +124,8 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     else:
         status = exc.status_code
     if getattr(exc, "wait", None):
-        headers["Retry-After"] = str(int(exc.wait))
+        # Whole seconds, rounded up: a client that waits that long is let through.
+        headers["Retry-After"] = str(math.ceil(exc.wait))
     if isinstance(exc, drf_exceptions.ValidationError):
         field, message = _first_drf_detail(exc.detail)
         code = "invalid"

@@ -1,17 +1,37 @@
-"""JSON request parsing with Kiroku's limits and messages."""
+"""JSON request parsing with Kiroku's limits and messages.
+
+A body may come compressed (``Content-Encoding: gzip`` or ``deflate``); its limit is
+its inflated size, checked while inflating, so a small body that inflates to
+gigabytes (a "zip bomb") costs at most the limit. Any other encoding is a 415.
+"""
 
 from __future__ import annotations
 
 import json
+import zlib
 from typing import Any
 
 from rest_framework.parsers import BaseParser
 
-from apps.core.errors import Invalid, PayloadTooLarge
+from apps.core.errors import Invalid, PayloadTooLarge, UnsupportedEncoding
 
 # The largest request body the API reads (the ingestion limit). Enforced while
 # reading, before any parsing, so a huge body costs at most this much memory.
 MAX_BODY_BYTES = 4 * 1024 * 1024
+# The most compressed bytes read: the limit plus deflate's worst-case overhead on
+# incompressible data (5 bytes per 16 KiB block) and room for headers.
+MAX_COMPRESSED_BYTES = MAX_BODY_BYTES + 64 * 1024
+# zlib window bits per Content-Encoding: the gzip wrapper, or the zlib wrapper that
+# HTTP's "deflate" names.
+_ENCODINGS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
+_CHUNK = 64 * 1024
+_TOO_LARGE = (
+    f"request body is larger than {MAX_BODY_BYTES} bytes (4 MiB); split the batch into smaller ones"
+)
+_INFLATES_TOO_LARGE = (
+    f"request body inflates to more than {MAX_BODY_BYTES} bytes (4 MiB); split the batch "
+    "into smaller ones"
+)
 
 
 def _reject_constant(name: str) -> Any:
@@ -28,12 +48,10 @@ class StrictJSONParser(BaseParser):
     def parse(self, stream, media_type=None, parser_context=None):
         if stream is None:
             return {}
-        raw = stream.read(MAX_BODY_BYTES + 1)
-        if len(raw) > MAX_BODY_BYTES:
-            raise PayloadTooLarge(
-                f"request body is larger than {MAX_BODY_BYTES} bytes (4 MiB); "
-                "split the batch into smaller ones"
-            )
+        request = (parser_context or {}).get("request")
+        meta = request.META if request is not None else {}
+        encoding = (meta.get("HTTP_CONTENT_ENCODING") or "identity").strip().lower()
+        raw = read_body(stream, encoding=encoding, declared=_declared_length(meta))
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
@@ -48,6 +66,63 @@ class StrictJSONParser(BaseParser):
         if "\\u0000" in text:
             nul_refuse(data)
         return data
+
+
+def _declared_length(meta: Any) -> int | None:
+    try:
+        return int(meta.get("CONTENT_LENGTH") or "")
+    except ValueError:
+        return None
+
+
+def read_body(stream: Any, *, encoding: str, declared: int | None) -> bytes:
+    """The request body, inflated when ``encoding`` is ``gzip`` or ``deflate``.
+
+    Raises PayloadTooLarge when the declared Content-Length is over the limit (before
+    reading anything), when the plain body, the compressed bytes or the inflated
+    bytes pass it (as soon as they do); UnsupportedEncoding (415) for any other
+    encoding; Invalid (``malformed_body``) for compressed data that is corrupt,
+    truncated, or followed by more data."""
+    if encoding == "identity":
+        if declared is not None and declared > MAX_BODY_BYTES:
+            raise PayloadTooLarge(_TOO_LARGE)
+        raw = stream.read(MAX_BODY_BYTES + 1)
+        if len(raw) > MAX_BODY_BYTES:
+            raise PayloadTooLarge(_TOO_LARGE)
+        return raw
+    wbits = _ENCODINGS.get(encoding)
+    if wbits is None:
+        raise UnsupportedEncoding(
+            f"Content-Encoding {encoding!r} is not supported; send the body as is, gzip or deflate"
+        )
+    if declared is not None and declared > MAX_COMPRESSED_BYTES:
+        raise PayloadTooLarge(_TOO_LARGE)
+    return _inflate(stream, wbits=wbits, name=encoding)
+
+
+def _inflate(stream: Any, *, wbits: int, name: str) -> bytes:
+    inflater = zlib.decompressobj(wbits)
+    out = bytearray()
+    read = 0
+    while chunk := stream.read(_CHUNK):
+        read += len(chunk)
+        if read > MAX_COMPRESSED_BYTES:
+            raise PayloadTooLarge(_TOO_LARGE)
+        if inflater.eof:
+            raise Invalid(f"data follows the end of the {name} body", code="malformed_body")
+        try:
+            # At most one byte past the limit: output that fills max_length means
+            # more was left, and the body is refused without inflating the rest.
+            out += inflater.decompress(chunk, MAX_BODY_BYTES + 1 - len(out))
+        except zlib.error:
+            raise Invalid(f"request body is not valid {name} data", code="malformed_body") from None
+        if len(out) > MAX_BODY_BYTES:
+            raise PayloadTooLarge(_INFLATES_TOO_LARGE)
+        if inflater.unused_data:
+            raise Invalid(f"data follows the end of the {name} body", code="malformed_body")
+    if not inflater.eof:
+        raise Invalid(f"the {name} body is truncated", code="malformed_body")
+    return bytes(out)
 
 
 def nul_refuse(value: Any, where: str = "") -> None:

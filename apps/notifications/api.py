@@ -14,6 +14,7 @@ from rest_framework.response import Response
 
 from apps.core.cursors import cursor_decode, cursor_encode
 from apps.core.errors import Invalid
+from apps.core.pagination import Listing, list_page
 from apps.core.validation import json_object
 from apps.core.views import KirokuApi, query_int
 from apps.notifications import catalog, selectors
@@ -22,6 +23,9 @@ from apps.notifications.services import destinations as destination_services
 from apps.notifications.services import rules as rule_services
 from apps.projects.models import Role
 from apps.projects.selectors import project_get_for_principal
+
+DESTINATIONS = Listing("destinations", ("name", "pk"))
+RULES = Listing("rules", ("pk",))
 
 DESTINATION_EXAMPLE = {
     "id": 4,
@@ -96,17 +100,24 @@ class DestinationUpdateInput(serializers.Serializer):
 class ProjectDestinationsApi(KirokuApi):
     @extend_schema(
         operation_id="destinations_list",
+        parameters=DESTINATIONS.parameters(),
         responses={200: dict},
         examples=[
             OpenApiExample(
-                "destinations", response_only=True, value={"results": [DESTINATION_EXAMPLE]}
+                "destinations",
+                response_only=True,
+                value={"results": [DESTINATION_EXAMPLE], "next": None},
             )
         ],
     )
     def get(self, request, slug: str):
         project = project_get_for_principal(principal=self.principal, slug=slug, needed=Role.ADMIN)
-        found = selectors.destination_list(principal=self.principal, project=project)
-        return Response({"results": [destination_out(d) for d in found]})
+        found, next_cursor = list_page(
+            request,
+            selectors.destination_list(principal=self.principal, project=project),
+            DESTINATIONS,
+        )
+        return Response({"results": [destination_out(d) for d in found], "next": next_cursor})
 
     @extend_schema(
         operation_id="destinations_create",
@@ -261,13 +272,20 @@ class RuleUpdateInput(RuleCreateInput):
 class ProjectRulesApi(KirokuApi):
     @extend_schema(
         operation_id="rules_list",
+        parameters=RULES.parameters(),
         responses={200: dict},
-        examples=[OpenApiExample("rules", response_only=True, value={"results": [RULE_EXAMPLE]})],
+        examples=[
+            OpenApiExample(
+                "rules", response_only=True, value={"results": [RULE_EXAMPLE], "next": None}
+            )
+        ],
     )
     def get(self, request, slug: str):
         project = project_get_for_principal(principal=self.principal, slug=slug, needed=Role.ADMIN)
-        found = selectors.rule_list(principal=self.principal, project=project)
-        return Response({"results": [rule_out(r) for r in found]})
+        found, next_cursor = list_page(
+            request, selectors.rule_list(principal=self.principal, project=project), RULES
+        )
+        return Response({"results": [rule_out(r) for r in found], "next": next_cursor})
 
     @extend_schema(
         operation_id="rules_create",

@@ -4,6 +4,7 @@ from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
+from apps.core.pagination import Listing, list_page
 from apps.core.views import KirokuApi
 from apps.projects import selectors, services
 from apps.projects.access import role_for
@@ -34,6 +35,10 @@ def project_out(project: Project, role: Role | None = None) -> dict:
     if role is not None:
         body["role"] = role.label
     return body
+
+
+PROJECTS = Listing("projects", ("slug",))
+MEMBERS = Listing("members", ("user__username",))
 
 
 def member_out(membership: Membership) -> dict:
@@ -73,6 +78,7 @@ class ProjectUpdateInput(serializers.Serializer):
 class ProjectListApi(KirokuApi):
     @extend_schema(
         operation_id="projects_list",
+        parameters=PROJECTS.parameters(),
         responses={200: dict},
         examples=[
             OpenApiExample(
@@ -81,8 +87,10 @@ class ProjectListApi(KirokuApi):
         ],
     )
     def get(self, request):
-        projects = selectors.project_list_for_principal(principal=self.principal)
-        return Response({"results": [project_out(p) for p in projects], "next": None})
+        projects, next_cursor = list_page(
+            request, selectors.project_list_for_principal(principal=self.principal), PROJECTS
+        )
+        return Response({"results": [project_out(p) for p in projects], "next": next_cursor})
 
     @extend_schema(
         operation_id="projects_create",
@@ -179,6 +187,7 @@ MEMBER_EXAMPLE = {"username": "bob", "role": "member", "added_at": "2026-01-01T0
 class MemberListApi(KirokuApi):
     @extend_schema(
         operation_id="members_list",
+        parameters=MEMBERS.parameters(),
         responses={200: dict},
         examples=[
             OpenApiExample(
@@ -188,8 +197,8 @@ class MemberListApi(KirokuApi):
     )
     def get(self, request, slug: str):
         project = selectors.project_get_for_principal(principal=self.principal, slug=slug)
-        members = selectors.member_list(project=project)
-        return Response({"results": [member_out(m) for m in members], "next": None})
+        members, next_cursor = list_page(request, selectors.member_list(project=project), MEMBERS)
+        return Response({"results": [member_out(m) for m in members], "next": next_cursor})
 
     @extend_schema(
         operation_id="members_add",

@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -32,6 +33,7 @@ from django.utils import timezone
 
 from apps.accounts.principal import Principal
 from apps.core.errors import Conflict
+from apps.core.metrics import points_ingested
 from apps.events.services import event_emit
 from apps.projects.access import require_role
 from apps.projects.models import Role
@@ -93,6 +95,9 @@ def run_log_batch(*, principal: Principal, run: Run, batch: LogBatchIn) -> tuple
             },
         }
         LogBatch.objects.filter(pk=marker_id).update(response=response)
+        if batch.points:
+            # Counted once the batch is durable (rate() of it: points per second).
+            transaction.on_commit(partial(points_ingested, len(batch.points)))
         if metrics_event and inserted + replaced:
             # Coalesced: at most one per run every KIROKU_METRICS_EVENT_INTERVAL seconds;
             # subscribers read the current summaries (threshold rules).

@@ -72,7 +72,7 @@ def test_the_empty_state_snippet_records_a_run_that_updates_live(
         for value in (0.4, 0.3):
             run.log({"loss": value})
         page.wait_for_function(
-            f"document.querySelector('{LOSS}').data[0].x.length === 3", timeout=20_000
+            f"() => document.querySelector('{LOSS}').data[0].x.length === 3", timeout=20_000
         )
         shot(page, "live")
     finally:

@@ -36,7 +36,7 @@ def test_the_full_resolution_toggle_draws_every_point(signed_in_page, new_run, s
     assert drawn <= 1000
     assert max(trace_values(plot)[0]) == 100.0  # the spike survives downsampling
     page.get_by_label("Full resolution").check()
-    page.wait_for_function(f"document.querySelector('{LOSS}').data[0].x.length === 12000")
+    page.wait_for_function(f"() => document.querySelector('{LOSS}').data[0].x.length === 12000")
     expect(page.locator(f"{LOSS}.rendered")).to_have_attribute("data-traces", "1")
     assert trace_lengths(page.locator(LOSS)) == [12_000]
     shot(page, "full-resolution")
@@ -49,6 +49,6 @@ def test_a_running_run_s_chart_grows_as_points_arrive(signed_in_page, new_run, a
     assert trace_lengths(rendered_plot(page, "loss")) == [10]
     log(api, run_id, [("loss", s, 0.5) for s in range(10, 25)], batch="more")
     page.wait_for_function(
-        f"document.querySelector('{LOSS}').data[0].x.length === 25", timeout=20_000
+        f"() => document.querySelector('{LOSS}').data[0].x.length === 25", timeout=20_000
     )
     assert trace_values(page.locator(LOSS)) == [[1.0] * 10 + [0.5] * 15]

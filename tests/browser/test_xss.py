@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import rendered_plot
+from tests.browser.conftest import TIMEOUT_MS, rendered_plot
 
 pytestmark = pytest.mark.browser
 
@@ -22,6 +22,19 @@ INJECTED = """() => [...document.querySelectorAll("script")].filter(
 ).length + [...document.querySelectorAll("*")].filter(
     el => [...el.attributes].some(attribute => attribute.name.startsWith("on"))
 ).length"""
+
+
+@pytest.fixture
+def context(browser, live_server):
+    """A context that ignores the Content-Security-Policy: the policy would stop an
+    inline handler anyway (tests/browser/test_csp.py), so escaping is tested on its own
+    here, where a payload that got through would run."""
+    context = browser.new_context(
+        base_url=live_server.url, viewport={"width": 1280, "height": 900}, bypass_csp=True
+    )
+    context.set_default_timeout(TIMEOUT_MS)
+    yield context
+    context.close()
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from apps.core.metrics import delivery_outcome
 from apps.notifications import pacing
 from apps.notifications.crypto import CredentialsUnreadable
 from apps.notifications.models import Delivery, DeliveryStatus, Destination
@@ -61,9 +62,19 @@ def delivery_enqueue(delivery_id: int, *, countdown: float = 0) -> None:
 
 def delivery_attempt(*, delivery_id: int) -> str:
     """Run one attempt of a delivery. Returns what happened: ``sent``, ``retry``,
-    ``failed``, or ``skipped`` (already done, claimed by another worker, not due)."""
+    ``failed``, or ``skipped`` (already done, claimed by another worker, not due),
+    and counts it by destination kind (``kiroku_notification_deliveries_total``)."""
     delivery = Delivery.objects.select_related("destination").filter(pk=delivery_id).first()
-    if delivery is None or delivery.status not in OPEN_STATUSES:
+    if delivery is None:
+        return "skipped"
+    outcome = _attempt(delivery)
+    delivery_outcome(kind=delivery.destination.kind, outcome=outcome)
+    return outcome
+
+
+def _attempt(delivery: Delivery) -> str:
+    delivery_id = delivery.pk
+    if delivery.status not in OPEN_STATUSES:
         return "skipped"
     notifier = notifier_for(delivery.destination)
     pace_key = notifier.pace_key()

@@ -12,6 +12,7 @@ from django.utils import timezone
 from apps.accounts.models import ApiToken, TokenKind
 from apps.accounts.services import token_create, token_revoke
 from apps.core.errors import Invalid
+from apps.core.throttles import login_attempt_wait
 from apps.portal.views.base import ANYONE, SIGNED_IN, PortalView
 
 
@@ -22,6 +23,21 @@ class SignInView(auth_views.LoginView):
 
     def get_context_data(self, **kwargs):
         return {**super().get_context_data(**kwargs), "open_signup": settings.KIROKU_OPEN_SIGNUP}
+
+    def post(self, request, *args, **kwargs) -> HttpResponse:
+        """Attempts are limited per address and username (apps.core.throttles); one
+        over the limit is not tried and is answered 429 with the form and the wait."""
+        username = request.POST.get("username", "")
+        refused = login_attempt_wait(request, username)
+        if refused is None:
+            return super().post(request, *args, **kwargs)
+        wait, message = refused
+        messages.error(request, message)
+        form = self.get_form_class()(request, initial={"username": username[:150]})
+        response = self.render_to_response(self.get_context_data(form=form))
+        response.status_code = 429
+        response["Retry-After"] = str(wait)
+        return response
 
 
 class SignOutView(auth_views.LogoutView):

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
+from csp.constants import UNSAFE_EVAL
+from csp.decorators import csp_update
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -37,6 +39,13 @@ PALETTE = (
     "#7f7f7f", "#bcbd22", "#17becf", "#393b79", "#637939", "#8c6d31", "#843c39",
     "#7b4173", "#3182bd", "#e6550d", "#31a354", "#756bb1", "#636363",
 )  # fmt: skip
+
+
+# plotly draws the parallel-coordinates plot with WebGL through regl, which compiles its
+# drawing code with Function(): the pages that draw it allow eval in scripts, and only
+# they do. htmx's own eval is off on every page (base.html's htmx-config), so no markup
+# can reach eval there.
+draws_webgl = csp_update({"script-src": [UNSAFE_EVAL]})
 
 
 class CompareError(Exception):
@@ -196,6 +205,7 @@ def compare_context(
 class CompareView(PortalView):
     access = Role.VIEWER
 
+    @draws_webgl
     def get(self, request, slug: str) -> HttpResponse:
         context: dict[str, Any] = {"project": self.project}
         try:

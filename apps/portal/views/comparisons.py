@@ -21,7 +21,7 @@ from apps.collab.selectors import comparison_get_in_project
 from apps.collab.services import comparison_create
 from apps.core.errors import Invalid
 from apps.portal.views.base import PortalView
-from apps.portal.views.compare import MIN_RUNS, api_history_url, compare_context
+from apps.portal.views.compare import MIN_RUNS, api_history_url, compare_context, draws_webgl
 from apps.portal.views.run.collab import RunCommentsView, RunShareLinksView
 from apps.projects.models import Role
 from apps.runs.models import Run
@@ -71,6 +71,7 @@ class ComparisonsView(PortalView):
 class ComparisonView(PortalView):
     access = Role.VIEWER
 
+    @draws_webgl
     def get(self, request, slug: str, comparison_id: str) -> HttpResponse:
         comparison = comparison_get_in_project(project=self.project, comparison_id=comparison_id)
         runs = comparison_runs(comparison)

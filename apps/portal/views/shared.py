@@ -28,7 +28,7 @@ from apps.collab.services import share_link_check, share_link_open
 from apps.core.errors import KirokuError, NotFound
 from apps.core.renderers import StrictJSONRenderer
 from apps.portal.views.base import ANYONE, PortalView
-from apps.portal.views.compare import MIN_RUNS, RUN_PLACEHOLDER, compare_context
+from apps.portal.views.compare import MIN_RUNS, RUN_PLACEHOLDER, compare_context, draws_webgl
 from apps.portal.views.comparisons import comparison_runs, too_few_message
 from apps.portal.views.run import facts
 from apps.portal.views.run.artifacts import folder_context
@@ -96,6 +96,7 @@ class SharedRunView(SharedView):
         }
         return render(request, "portal/shared_run.html", context)
 
+    @draws_webgl
     def comparison_page(self, request, token: str, link: ShareLink) -> HttpResponse:
         comparison = link.comparison
         runs = comparison_runs(comparison)

@@ -3,14 +3,21 @@ from __future__ import annotations
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework.response import Response
 
+from apps.core.pagination import Listing, list_page
 from apps.core.views import KirokuApi
 from apps.runs import selectors
-from apps.runs.history import metric_history_answer, metric_keys_answer
+from apps.runs.columns import SUMMARY_FIELDS, metric_summary_out
+from apps.runs.history import metric_history_answer
+
+# Every key on one page unless a run has more than 10,000: the SDK reads the first
+# page to resume a run's step counters.
+METRIC_KEYS = Listing("metric-keys", ("key",), default_size=10_000, max_size=10_000)
 
 
 class RunMetricsApi(KirokuApi):
     @extend_schema(
         operation_id="runs_metrics",
+        parameters=METRIC_KEYS.parameters(),
         responses={200: dict},
         examples=[
             OpenApiExample(
@@ -35,7 +42,9 @@ class RunMetricsApi(KirokuApi):
     )
     def get(self, request, run_id: str):
         run = selectors.run_get_for_principal(principal=self.principal, run_id=run_id)
-        return Response(metric_keys_answer(run=run))
+        summaries = selectors.run_metric_summaries(run=run).values(*SUMMARY_FIELDS)
+        page, next_cursor = list_page(request, summaries, METRIC_KEYS)
+        return Response({"results": [metric_summary_out(s) for s in page], "next": next_cursor})
 
 
 class RunMetricHistoryApi(KirokuApi):

@@ -29,6 +29,7 @@ from apps.runs.search.parser import (
     Node,
     parse_filter,
 )
+from apps.runs.search.timeout import SearchTimeout, search_timeout
 
 MAX_PAGE_SIZE = 1000
 
@@ -41,6 +42,7 @@ __all__ = [
     "MAX_VALUES",
     "Node",
     "SearchSyntaxError",
+    "SearchTimeout",
     "compile_filter",
     "parse_filter",
     "parse_order_by",
@@ -62,11 +64,14 @@ def runs_search(
     ``queryset`` must already be permission-scoped; its filters, ``select_related``
     and ``prefetch_related`` are kept, its ordering is replaced. The page holds at
     most ``page_size`` runs, each carrying its sort values as ``search_sort_<i>``
-    attributes. One query runs.
+    attributes. One query runs; on PostgreSQL it runs under ``search_timeout`` (a
+    statement timeout, set in its own transaction or savepoint).
 
     Raises Invalid with ``field`` ``"filter"``, ``"order_by"``, ``"page_size"`` (not
     an integer in 1..MAX_PAGE_SIZE) or ``"cursor"`` (not issued by this server, or
-    issued for another filter or order_by).
+    issued for another filter or order_by); SearchTimeout (an Invalid, code
+    ``search_timeout``, field ``"filter"``) when the query took longer than
+    ``KIROKU_SEARCH_TIMEOUT_MS``.
     """
     if isinstance(page_size, bool) or not isinstance(page_size, int):
         raise Invalid("page_size must be an integer", field="page_size")
@@ -84,7 +89,8 @@ def runs_search(
     runs = apply_order(runs, columns)
     if after is not None:
         runs = runs.filter(keyset_after(columns, after))
-    page = list(runs[: page_size + 1])
+    with search_timeout():
+        page = list(runs[: page_size + 1])
     if len(page) <= page_size:
         return page, None
     page = page[:page_size]

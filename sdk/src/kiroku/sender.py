@@ -305,8 +305,12 @@ class Sender:
         self._retry_at = now + retry_delay(self.settings, self._attempt, outcome.reply)
         self._attempt += 1
         # While finishing, a refused connection (nothing listens) is not worth waiting
-        # out spool_after for: the spool keeps everything. A 429 or 503 is retried.
-        overdue = now - self._failing_since >= self.settings.spool_after
+        # out spool_after for: the spool keeps everything. A 429 or 503 is retried. A
+        # 429 is no outage (the server answered, throttling this token): the run stays
+        # online and waits out each Retry-After, finish() included, instead of leaving
+        # its points in the spool.
+        throttled = outcome.reply.status == 429
+        overdue = not throttled and now - self._failing_since >= self.settings.spool_after
         nobody_there = self._stopping and outcome.reply.refused
         if self.state == "online" and (overdue or nobody_there):
             self.state = "spooling"
