@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 
 from config.celery import app
+from tests.integration.gunicorn import Gunicorn
 from tests.integration.workers import Workers
 
 
@@ -25,3 +26,22 @@ def workers(tmp_path):
 def celery_worker(workers):
     """One worker consuming every queue."""
     return workers.start()
+
+
+@pytest.fixture
+def gunicorn_factory(tmp_path):
+    """``make(workers=2, env={...})`` starts a gunicorn on the test database (see
+    tests/integration/gunicorn.py) and returns it once it answers; every one started is
+    stopped at the end of the test."""
+    servers: list[Gunicorn] = []
+
+    def make(**kwargs) -> Gunicorn:
+        server = Gunicorn(tmp_path, **kwargs)
+        servers.append(server)  # before start(): one that fails to start is stopped too
+        return server.start()
+
+    try:
+        yield make
+    finally:
+        for server in servers:
+            server.stop()
