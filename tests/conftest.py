@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import uuid
 
 import pytest
 from django.db import connection
@@ -229,6 +230,25 @@ def make_run(as_member):
         response = as_member.post(f"/api/v1/projects/{slug}/runs", {"name": "run", **body})
         assert response.status_code == 201, response.json()
         return response.json()["id"]
+
+    return build
+
+
+@pytest.fixture
+def record_run(as_member, make_run):
+    """Record a run through the API as the member: one point at step 0 per metric, a
+    git branch and commit, finished unless ``finish=False``; returns its public id.
+    Other keyword arguments are run-create fields (``ci={...}``)."""
+
+    def build(name: str, metrics: dict, *, branch="main", finish=True, **create) -> str:
+        run_id = make_run(name=name, git={"branch": branch, "commit": "c0ffee" + name}, **create)
+        batch = [{"key": key, "value": value, "step": 0} for key, value in metrics.items()]
+        body = {"batch_id": uuid.uuid4().hex, "metrics": batch}
+        assert as_member.post(f"/api/v1/runs/{run_id}/log", body).status_code == 200
+        if finish:
+            answer = as_member.post(f"/api/v1/runs/{run_id}/finish", {"status": "finished"})
+            assert answer.status_code == 200
+        return run_id
 
     return build
 

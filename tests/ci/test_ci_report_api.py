@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 
 from apps.audit.models import AuditEvent
 from apps.ci.models import CiReport
 from apps.events.models import DomainEvent
 from apps.runs.models import Run
-from tests.conftest import points
 
 pytestmark = pytest.mark.django_db
 
@@ -27,25 +24,10 @@ JUNIT = {
 
 
 @pytest.fixture
-def record(as_member, make_run):
-    def build(name, metrics, *, branch="main", finish=True) -> str:
-        run_id = make_run(name=name, git={"branch": branch, "commit": "abc"}, ci={"provider": "x"})
-        body = {"batch_id": uuid.uuid4().hex, "metrics": []}
-        for key, value in metrics.items():
-            body["metrics"] += points(key, [0], lambda s, v=value: v)
-        assert as_member.post(f"/api/v1/runs/{run_id}/log", body).status_code == 200
-        if finish:
-            as_member.post(f"/api/v1/runs/{run_id}/finish", {"status": "finished"})
-        return run_id
-
-    return build
-
-
-@pytest.fixture
-def ci_run(record):
+def ci_run(record_run):
     """A main-branch baseline at acc 0.92 and a running PR run at 0.90."""
-    record("main-eval", {"acc": 0.92})
-    return record("pr-eval", {"acc": 0.90}, branch="feature", finish=False)
+    record_run("main-eval", {"acc": 0.92})
+    return record_run("pr-eval", {"acc": 0.90}, branch="feature", finish=False)
 
 
 def report(client, run_id, **body):
@@ -98,8 +80,8 @@ def test_a_report_with_status_failed_ends_the_run_as_failed(as_member, ci_run):
     assert report(as_member, ci_run, status="failed").json()["status"] == "FAILED"
 
 
-def test_a_run_that_already_ended_keeps_its_status_and_its_own_end_event(as_member, record):
-    ended = record("done", {"acc": 0.5})
+def test_a_run_that_already_ended_keeps_its_status_and_its_own_end_event(as_member, record_run):
+    ended = record_run("done", {"acc": 0.5})
     assert report(as_member, ended, status="failed").status_code == 201
     run = Run.objects.get(public_id=ended)
     assert run.status == "FINISHED"
@@ -137,8 +119,8 @@ def test_a_report_is_audited_with_its_verdict(as_member, ci_run):
     )
 
 
-def test_without_a_baseline_the_verdict_says_so(as_member, record):
-    lone = record("lone", {"acc": 0.5}, branch="feature", finish=False)
+def test_without_a_baseline_the_verdict_says_so(as_member, record_run):
+    lone = record_run("lone", {"acc": 0.5}, branch="feature", finish=False)
     body = report(as_member, lone, baseline="branch:main", fail_on=["acc<-0.01"]).json()
     assert (body["verdict"], body["regressed"]) == ("no_baseline", False)
     event = DomainEvent.objects.get(type="ci.reported")

@@ -28,12 +28,13 @@ import json
 import threading
 import uuid
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from tests.loopback import Loopback
 from tests.notifications.fake_notion_checks import Invalid
 from tests.notifications.fake_notion_workspace import Answer, Workspace
 
@@ -78,24 +79,19 @@ class FakeNotion(Workspace):
         self._lock = threading.RLock()
         self._closing = threading.Event()
         self._held = threading.Event()
-        self._server: ThreadingHTTPServer | None = None
+        self._loopback: Loopback | None = None
 
     # --- control ------------------------------------------------------------------------
 
     def start(self) -> FakeNotion:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._server.daemon_threads = True
-        threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        ).start()
+        self._loopback = Loopback(_handler_for(self))
         return self
 
     def stop(self) -> None:
         self._closing.set()
         self.release()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+        if self._loopback is not None:
+            self._loopback.close()
 
     def __enter__(self) -> FakeNotion:
         return self.start()
@@ -105,8 +101,8 @@ class FakeNotion(Workspace):
 
     @property
     def url(self) -> str:
-        assert self._server is not None, "start() the fake first"
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        assert self._loopback is not None, "start() the fake first"
+        return self._loopback.origin
 
     def fail_next(
         self,

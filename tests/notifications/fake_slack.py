@@ -30,11 +30,11 @@ import time
 from collections import deque
 from collections.abc import Iterator
 from decimal import Decimal, InvalidOperation
-from http.server import ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
+from tests.loopback import Loopback
 from tests.notifications.fake_slack_checks import SlackError, message_content
 from tests.notifications.fake_slack_http import Script, SlackHandler
 
@@ -100,8 +100,7 @@ class FakeSlack:
         self._last_ts = 0
         self._released = threading.Event()
         self._stopping = threading.Event()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._loopback: Loopback | None = None
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -112,20 +111,14 @@ class FakeSlack:
             pass
 
         Handler.fake = fake
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
+        self._loopback = Loopback(Handler)
         return self
 
     def stop(self) -> None:
         self._stopping.set()
         self._released.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+        if self._loopback is not None:
+            self._loopback.close()
 
     def __enter__(self) -> FakeSlack:
         return self.start()
@@ -135,8 +128,8 @@ class FakeSlack:
 
     @property
     def url(self) -> str:
-        assert self._server is not None, "start() the fake first"
-        return f"http://127.0.0.1:{self._server.server_address[1]}/api"
+        assert self._loopback is not None, "start() the fake first"
+        return self._loopback.origin + "/api"
 
     # -- scripting -----------------------------------------------------------------
 

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 
 from apps.notifications.models import Destination
 from apps.notifications.reports import report_for
 from apps.notifications.services.deliveries import delivery_attempt
 from apps.runs.models import Run
-from tests.conftest import points
 from tests.notifications.helpers import dispatch_pending, rule
 
 pytestmark = pytest.mark.django_db
@@ -25,32 +22,19 @@ def slack(project, fake_slack):
 
 
 @pytest.fixture
-def record(as_member, make_run):
-    def build(name, acc, *, branch, finish=True) -> str:
-        run_id = make_run(name=name, git={"branch": branch, "commit": "0123456789abcdef"})
-        body = {"batch_id": uuid.uuid4().hex, "metrics": points("eval/acc", [0], lambda s: acc)}
-        assert as_member.post(f"/api/v1/runs/{run_id}/log", body).status_code == 200
-        if finish:
-            as_member.post(f"/api/v1/runs/{run_id}/finish", {"status": "finished"})
-        return run_id
-
-    return build
-
-
-@pytest.fixture
-def reported(as_member, as_admin, record, slack, project, django_capture_on_commit_callbacks):
+def reported(as_member, as_admin, record_run, slack, project, django_capture_on_commit_callbacks):
     """Rules on run.finished and ci.reported; a main baseline at 0.92, a better run on
     another branch (the project's own baseline), and a regressed CI run at 0.90."""
     rule(project, slack, "run.finished")
     rule(project, slack, "ci.reported")
-    record("main-eval", 0.92, branch="main")
-    record("exp-best", 0.99, branch="exp")
+    record_run("main-eval", {"eval/acc": 0.92}, branch="main")
+    record_run("exp-best", {"eval/acc": 0.99}, branch="exp")
     as_admin.patch(
         "/api/v1/projects/vision",
         {"baseline": {"mode": "best", "metric": "eval/acc", "goal": "max"}},
     )
     dispatch_pending(django_capture_on_commit_callbacks)
-    ci_run = record("pr-eval", 0.90, branch="feature", finish=False)
+    ci_run = record_run("pr-eval", {"eval/acc": 0.90}, branch="feature", finish=False)
     answer = as_member.post(
         f"/api/v1/runs/{ci_run}/ci-report",
         {"baseline": "branch:main", "fail_on": ["eval/acc<-0.01"]},
@@ -91,9 +75,9 @@ def test_the_ci_message_reaches_slack(reported, fake_slack):
     ) in sections
 
 
-def test_a_run_ended_without_a_report_still_announces_its_end(record, slack, project, capture):
+def test_a_run_ended_without_a_report_still_announces_its_end(record_run, slack, project, capture):
     rule(project, slack, "run.finished")
-    record("plain", 0.5, branch="main")
+    record_run("plain", {"eval/acc": 0.5}, branch="main")
     assert [d.event_type for d in dispatch_pending(capture)] == ["run.finished"]
     assert Run.objects.get(name="plain").status == "FINISHED"
 

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 
 from apps.core.errors import Invalid
 from apps.runs.compare import Gate, MetricLine, baseline_spec_parse, gate_parse
-from tests.conftest import points
 
 pytestmark = pytest.mark.django_db
 
@@ -137,24 +134,9 @@ def test_a_bad_baseline_spec_is_refused(spec, message, field):
 # -- the API -----------------------------------------------------------------------
 
 
-@pytest.fixture
-def record(as_member, make_run):
-    def build(name, metrics, *, branch="main", finish=True) -> str:
-        run_id = make_run(name=name, git={"branch": branch, "commit": "c0ffee" + name})
-        body = {"batch_id": uuid.uuid4().hex, "metrics": []}
-        for key, value in metrics.items():
-            body["metrics"] += points(key, [0], lambda s, v=value: v)
-        assert as_member.post(f"/api/v1/runs/{run_id}/log", body).status_code == 200
-        if finish:
-            as_member.post(f"/api/v1/runs/{run_id}/finish", {"status": "finished"})
-        return run_id
-
-    return build
-
-
-def test_compare_answers_each_metric_against_the_branch_baseline(as_viewer, record):
-    base = record("main-eval", {"eval/acc": 0.92, "eval/loss": 0.30, "system/cpu": 5.0})
-    new = record("pr-eval", {"eval/acc": 0.90, "eval/loss": 0.33, "extra": 1.0}, branch="pr")
+def test_compare_answers_each_metric_against_the_branch_baseline(as_viewer, record_run):
+    base = record_run("main-eval", {"eval/acc": 0.92, "eval/loss": 0.30, "system/cpu": 5.0})
+    new = record_run("pr-eval", {"eval/acc": 0.90, "eval/loss": 0.33, "extra": 1.0}, branch="pr")
     answer = as_viewer.get(
         f"/api/v1/runs/{new}/compare",
         {"baseline": "branch:main", "fail_on": ["eval/acc<-0.01", "eval/loss>+20%"]},
@@ -186,8 +168,8 @@ def test_compare_answers_each_metric_against_the_branch_baseline(as_viewer, reco
     assert body["regressed"] is True
 
 
-def test_compare_without_a_baseline_run_passes_its_gates(as_viewer, record):
-    new = record("pr-eval", {"acc": 0.5}, branch="pr")
+def test_compare_without_a_baseline_run_passes_its_gates(as_viewer, record_run):
+    new = record_run("pr-eval", {"acc": 0.5}, branch="pr")
     body = as_viewer.get(
         f"/api/v1/runs/{new}/compare", {"baseline": "branch:main", "fail_on": "acc<-0.01"}
     ).json()
@@ -203,10 +185,10 @@ def test_compare_without_a_baseline_run_passes_its_gates(as_viewer, record):
     assert body["regressed"] is False
 
 
-def test_compare_defaults_to_the_project_baseline(as_admin, as_viewer, record):
-    best = record("best", {"acc": 0.95}, branch="exp")
-    record("latest-main", {"acc": 0.80})
-    new = record("pr", {"acc": 0.90}, branch="pr")
+def test_compare_defaults_to_the_project_baseline(as_admin, as_viewer, record_run):
+    best = record_run("best", {"acc": 0.95}, branch="exp")
+    record_run("latest-main", {"acc": 0.80})
+    new = record_run("pr", {"acc": 0.90}, branch="pr")
     as_admin.patch(
         "/api/v1/projects/vision", {"baseline": {"mode": "best", "metric": "acc", "goal": "max"}}
     )
@@ -215,15 +197,15 @@ def test_compare_defaults_to_the_project_baseline(as_admin, as_viewer, record):
     assert body["baseline_spec"] == "best:acc:max"
 
 
-def test_compare_never_picks_the_run_itself(as_viewer, record):
-    only = record("main-eval", {"acc": 0.9})
+def test_compare_never_picks_the_run_itself(as_viewer, record_run):
+    only = record_run("main-eval", {"acc": 0.9})
     body = as_viewer.get(f"/api/v1/runs/{only}/compare", {"baseline": "branch:main"}).json()
     assert body["baseline"] is None
 
 
-def test_compare_sends_non_finite_values_as_strings(as_viewer, record):
-    record("main-eval", {"loss": 0.3})
-    new = record("pr", {"loss": "NaN"}, branch="pr")
+def test_compare_sends_non_finite_values_as_strings(as_viewer, record_run):
+    record_run("main-eval", {"loss": 0.3})
+    new = record_run("pr", {"loss": "NaN"}, branch="pr")
     body = as_viewer.get(f"/api/v1/runs/{new}/compare", {"baseline": "branch:main"}).json()
     assert body["metrics"][0] == {
         "key": "loss",

@@ -25,11 +25,13 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
+
+from tests.loopback import Loopback
 
 TOKEN = "ghs_test"
 BOT_LOGIN = "github-actions[bot]"
@@ -107,23 +109,17 @@ class FakeGitHub:
         self._next_id = 1_000_001
         self._clock = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
         self._scripts: list[_Script] = []
-        self._server: ThreadingHTTPServer | None = None
+        self._loopback: Loopback | None = None
 
     # -- lifecycle -----------------------------------------------------------------
 
     def start(self) -> FakeGitHub:
-        handler = type("Handler", (_Handler,), {"fake": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
-        threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        ).start()
+        self._loopback = Loopback(type("Handler", (_Handler,), {"fake": self}))
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+        if self._loopback is not None:
+            self._loopback.close()
 
     def __enter__(self) -> FakeGitHub:
         return self.start()
@@ -133,8 +129,8 @@ class FakeGitHub:
 
     @property
     def url(self) -> str:
-        assert self._server is not None, "start() the fake first"
-        return f"http://127.0.0.1:{self._server.server_address[1]}{self.prefix}"
+        assert self._loopback is not None, "start() the fake first"
+        return self._loopback.origin + self.prefix
 
     # -- seeding and scripting -----------------------------------------------------
 
