@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import F, Max, Min, Q, QuerySet, Window
+from django.db.models import Count, F, Max, Min, Q, QuerySet, Window
 from django.db.models.functions import RowNumber
 
 from apps.accounts.models import User
@@ -125,12 +125,15 @@ def run_metric_history(
             f"max_points must be between {MIN_DOWNSAMPLED_POINTS} and {MAX_DOWNSAMPLED_POINTS}",
             field="max_points",
         )
-    total = points.count()
-    if total <= max_points:
-        rows = list(points.order_by("step").values(*fields))
-        return History([_point(r) for r in rows], None, False, total)
-    bounds = points.aggregate(lo=Min("step"), hi=Max("step"))
-    lo, hi = bounds["lo"], bounds["hi"]
+    # A live run gains points between these statements: each reads only what the one
+    # before it saw (up to the highest step counted), or the answer could hold more
+    # than max_points and disagree with its total.
+    rows = list(points.order_by("step").values(*fields)[: max_points + 1])
+    if len(rows) <= max_points:
+        return History([_point(r) for r in rows], None, False, len(rows))
+    bounds = points.aggregate(lo=Min("step"), hi=Max("step"), total=Count("step"))
+    lo, hi, total = bounds["lo"], bounds["hi"], bounds["total"]
+    points = points.filter(step__lte=hi)
     buckets = (max_points - 1) // 2
     # Integer arithmetic on both backends: bucket = (step - lo) * buckets / span.
     bucket = (F("step") - lo) * buckets / (hi - lo + 1)

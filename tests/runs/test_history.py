@@ -138,3 +138,42 @@ def test_listing_shows_the_same_metric_summaries_as_the_run(as_member, run_id):
         "-Infinity",
         0.1,
     )
+
+
+@pytest.mark.django_db
+def test_points_arriving_mid_answer_do_not_overflow_max_points(as_member, series, monkeypatch):
+    """A live run gains points while its chart is downsampled: here 300 more steps land
+    right after the step range is read, as a concurrent log batch would."""
+    from django.db.models.query import QuerySet
+
+    from apps.runs.models import MetricPoint, Run
+
+    run = Run.objects.get(public_id=series)
+    template = MetricPoint.objects.filter(run=run, key="train/loss a").first()
+    real_aggregate = QuerySet.aggregate
+    arrived = []
+
+    def aggregate_then_ingest(self, *args, **kwargs):
+        result = real_aggregate(self, *args, **kwargs)
+        if self.model is MetricPoint and not arrived:
+            arrived.append(True)
+            MetricPoint.objects.bulk_create(
+                MetricPoint(
+                    run=run,
+                    key=template.key,
+                    step=step,
+                    value=float(step),
+                    timestamp=template.timestamp,
+                )
+                for step in range(1000, 1300)
+            )
+        return result
+
+    monkeypatch.setattr(QuerySet, "aggregate", aggregate_then_ingest)
+    body = history(as_member, series, key="train/loss a", max_points=21).json()
+    assert arrived == [True]
+    # The answer is the series as it was when its range was read: its total, its last
+    # step, and at most max_points points (fewer where a bucket's low and high coincide).
+    assert body["total"] == 1000
+    assert max(p["step"] for p in body["results"]) == 999
+    assert len(body["results"]) <= 21
