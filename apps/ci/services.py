@@ -19,6 +19,7 @@ from apps.audit import registry as audit_actions
 from apps.audit.services import audit_record
 from apps.ci.models import CiReport
 from apps.core.errors import Conflict, Invalid
+from apps.core.validation import json_object
 from apps.events.services import event_emit
 from apps.projects.access import require_role
 from apps.projects.models import Role
@@ -54,14 +55,7 @@ class CiReportIn:
 
 def ci_report_clean(data: Any) -> CiReportIn:
     """Validate a report body; raises Invalid naming the field."""
-    if not isinstance(data, dict):
-        raise Invalid("request body must be a JSON object")
-    unknown = sorted(set(data) - REPORT_FIELDS)
-    if unknown:
-        raise Invalid(
-            f"unknown field(s): {', '.join(unknown)}; expected {', '.join(sorted(REPORT_FIELDS))}",
-            field=unknown[0],
-        )
+    json_object(data, REPORT_FIELDS)
     spec = data.get("baseline") or ""
     setting = baseline_spec_parse(spec)
     status = data.get("status", "finished")

@@ -10,7 +10,6 @@ from apps.notifications import catalog
 from apps.notifications.models import Delivery
 from apps.notifications.report import (
     Mention,
-    MetricLine,
     ParamChange,
     Report,
     RunRef,
@@ -21,8 +20,7 @@ from apps.runs.baseline import baseline_for, baseline_label
 from apps.runs.compare import (
     absolute,
     compare_page_url,
-    last_values,
-    metric_goal,
+    metric_lines,
     project_goals,
     run_page_url,
 )
@@ -67,17 +65,7 @@ def report_for(delivery: Delivery) -> Report:
     goals = _known_goals(project, condition)
     baseline, label = _baseline(delivery, run)
     keys = list(delivery.payload.get("metrics") or _metric_keys(run, project, condition))
-    values = last_values(run, keys)
-    base_values = last_values(baseline, keys) if baseline else {}
-    metrics = tuple(
-        MetricLine(
-            key=key,
-            value=values.get(key),
-            baseline=base_values.get(key),
-            goal=metric_goal(key, goals),
-        )
-        for key in keys
-    )
+    metrics = metric_lines(keys, run=run, baseline=baseline, goals=goals)
     params = dict(run.params.order_by("key").values_list("key", "value"))
     changes: tuple[ParamChange, ...] = ()
     compare_url = ""

@@ -259,6 +259,30 @@ def last_values(run: Run, keys: list[str] | None = None) -> dict[str, float]:
     }
 
 
+def metric_lines(
+    keys: Sequence[str],
+    *,
+    run: Run,
+    baseline: Run | None,
+    goals: dict[str, str],
+    values: dict[str, float] | None = None,
+) -> tuple[MetricLine, ...]:
+    """``keys`` of ``run`` next to ``baseline``'s values, in that order; ``values``
+    are the run's last values when the caller has read them already."""
+    if values is None:
+        values = last_values(run, list(keys))
+    base_values = last_values(baseline, list(keys)) if baseline is not None else {}
+    return tuple(
+        MetricLine(
+            key=key,
+            value=values.get(key),
+            baseline=base_values.get(key),
+            goal=metric_goal(key, goals),
+        )
+        for key in keys
+    )
+
+
 def run_compare(*, run: Run, setting: dict | None = None, gates: Sequence[Gate] = ()) -> Comparison:
     """Compare ``run`` with the baseline chosen by ``setting`` (default: the
     project's) over the gated metrics, then its own (system metrics left out; the
@@ -276,17 +300,8 @@ def run_compare(*, run: Run, setting: dict | None = None, gates: Sequence[Gate] 
     limit = max(MAX_COMPARED_METRICS, len(set(gated)))
     truncated = len(keys) > limit
     keys = keys[:limit]
-    base_values = last_values(baseline, keys) if baseline is not None else {}
     known = {**project_goals(project), **_best_goal(setting)}
-    lines = tuple(
-        MetricLine(
-            key=key,
-            value=values.get(key),
-            baseline=base_values.get(key),
-            goal=metric_goal(key, known),
-        )
-        for key in keys
-    )
+    lines = metric_lines(keys, run=run, baseline=baseline, goals=known, values=values)
     by_key = {line.key: line for line in lines}
     results = tuple(GateResult(gate, *gate.check(by_key.get(gate.metric))) for gate in gates)
     return Comparison(
@@ -315,9 +330,14 @@ def run_page_url(run: Run) -> str:
     )
 
 
+def compare_path(slug: str, *run_ids: str) -> str:
+    """The portal's compare page for these runs of project ``slug`` (a path)."""
+    query = urlencode([("runs", run_id) for run_id in run_ids])
+    return reverse("portal:compare", kwargs={"slug": slug}) + "?" + query
+
+
 def compare_page_url(run: Run, baseline: Run) -> str:
-    query = urlencode([("runs", baseline.public_id), ("runs", run.public_id)])
-    return absolute(reverse("portal:compare", kwargs={"slug": run.project.slug})) + "?" + query
+    return absolute(compare_path(run.project.slug, baseline.public_id, run.public_id))
 
 
 def comparison_out(comparison: Comparison) -> dict:

@@ -158,7 +158,7 @@ def test_outsiders_learn_nothing(as_outsider, ci_run, method):
         (
             {"verdict": "ok"},
             "verdict",
-            "unknown field(s): verdict; expected baseline, fail_on, junit, status",
+            "unknown field 'verdict'; allowed: baseline, fail_on, junit, status",
         ),
         ({"status": "killed"}, "status", "status must be 'finished' or 'failed'"),
         ({"fail_on": "acc<1"}, "fail_on", "fail_on must be a list of gate expressions"),

@@ -13,14 +13,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlencode
 
 from django.db.models import Case, CharField, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.urls import reverse
 
 from apps.ci.models import CiReport
 from apps.portal.formatting import human_seconds
+from apps.portal.templatetags.portal import number
 from apps.portal.views.run.facts import is_web_url, plain_text
+from apps.runs.compare import compare_path
 from apps.runs.models import Run
 
 VERDICT_MARKS = {"passed": "✓", "no_baseline": "✓", "regressed": "✗"}
@@ -191,17 +192,6 @@ class Report:
     tests: Tests | None = None
 
 
-def number_text(value: Any) -> str:
-    """A comparison number (a JSON number, or "NaN"/"Infinity"/"-Infinity")."""
-    if value is None:
-        return "—"
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, int | float):
-        return f"{value:.6g}"
-    return plain_text(value)
-
-
 def change_text(delta: Any, percent: Any) -> str:
     if not isinstance(delta, int | float) or isinstance(delta, bool):
         return ""
@@ -262,8 +252,7 @@ def ci_report_view(report: CiReport, *, project_slug: str) -> Report:
         baseline_url = reverse(
             "portal:run", kwargs={"slug": project_slug, "run_id": baseline.public_id}
         )
-        query = urlencode([("runs", baseline.public_id), ("runs", report.run.public_id)])
-        compare_url = f"{reverse('portal:compare', kwargs={'slug': project_slug})}?{query}"
+        compare_url = compare_path(project_slug, baseline.public_id, report.run.public_id)
         name = baseline.label
     elif recorded:
         recorded_name = plain_text(recorded.get("name")) or "unnamed"
@@ -292,8 +281,8 @@ def ci_report_view(report: CiReport, *, project_slug: str) -> Report:
         lines=[
             ReportLine(
                 key=plain_text(line.get("key")),
-                value=number_text(line.get("value")),
-                baseline=number_text(line.get("baseline")),
+                value=number(line.get("value")),
+                baseline=number(line.get("baseline")),
                 change=change_text(line.get("delta"), line.get("percent")),
                 direction=_direction(line),
                 violated=line.get("violated") is True,
