@@ -54,6 +54,7 @@ DOCUMENTED_ROUTES = {
     "api/v1/artifacts/<str:artifact_id>/download",
     "api/v1/runs/<str:run_id>/comments",
     "api/v1/comments/<str:comment_id>",
+    "api/v1/comments/<str:comment_id>/replies",
     "api/v1/runs/<str:run_id>/share-links",
     "api/v1/share-links/<str:link_id>",
     "api/v1/projects/<str:slug>/destinations",

@@ -14,6 +14,7 @@ from apps.artifacts import services
 from apps.artifacts.storage.base import UploadProblem
 from apps.artifacts.storage.local import Ticket, TicketInvalid
 from apps.core.errors import Forbidden, Invalid
+from apps.core.ids import integer_parse
 from apps.core.throttles import ClientIpRateThrottle
 
 
@@ -46,8 +47,9 @@ class StoreTransferApi(APIView):
 
     def put(self, request, ticket: str):
         length = request.META.get("CONTENT_LENGTH") or ""
-        if length.isdigit():
-            content_length: int | None = int(length)
+        declared = integer_parse(length)
+        if declared is not None and declared >= 0:
+            content_length: int | None = declared
         else:
             # No length and no chunked body is an empty body in HTTP/1.1.
             chunked = "HTTP_TRANSFER_ENCODING" in request.META

@@ -8,7 +8,6 @@ running run is ended in the same transaction, and its end is announced by the
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +18,7 @@ from apps.audit import registry as audit_actions
 from apps.audit.services import audit_record
 from apps.ci.models import CiReport
 from apps.core.errors import Conflict, Invalid
+from apps.core.floats import is_finite
 from apps.core.validation import json_object
 from apps.events.services import event_emit
 from apps.projects.access import require_role
@@ -59,7 +59,7 @@ def ci_report_clean(data: Any) -> CiReportIn:
     spec = data.get("baseline") or ""
     setting = baseline_spec_parse(spec)
     status = data.get("status", "finished")
-    if status not in END_STATUSES:
+    if not isinstance(status, str) or status not in END_STATUSES:
         raise Invalid("status must be 'finished' or 'failed'", field="status")
     return CiReportIn(
         baseline_spec=spec if setting is not None else "",
@@ -92,7 +92,7 @@ def junit_clean(value: Any, *, field: str = "junit") -> dict | None:
     seconds = value.get("time", 0)
     if isinstance(seconds, bool) or not isinstance(seconds, int | float):
         raise Invalid(f"{field}.time must be a number of seconds", field=f"{field}.time")
-    if not math.isfinite(seconds) or seconds < 0:
+    if not is_finite(seconds) or seconds < 0:
         raise Invalid(f"{field}.time must be a finite number ≥ 0", field=f"{field}.time")
     clean["time"] = float(seconds)
     names = value.get("failed", [])

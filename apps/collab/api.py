@@ -5,7 +5,9 @@ from rest_framework import status
 from rest_framework.response import Response
 
 from apps.collab import selectors, services
-from apps.collab.output import comment_out, share_link_out
+from apps.collab.models import SHARE_PART_NAMES
+from apps.collab.output import REPLIES, comment_out, share_link_out
+from apps.collab.selectors import REPLIES_SHOWN
 from apps.core.pagination import Listing, list_page
 from apps.core.validation import json_object
 from apps.core.views import KirokuApi
@@ -25,6 +27,7 @@ COMMENT_EXAMPLE = {
     "edited_at": None,
     "deleted": False,
     "replies": [],
+    "replies_next": None,
 }
 SHARE_EXAMPLE = {
     "id": 3,
@@ -35,11 +38,12 @@ SHARE_EXAMPLE = {
     "revoked_at": None,
     "active": True,
     "include_artifacts": False,
+    "reveals": ["command"],
     "view_count": 4,
     "last_viewed_at": "2026-01-01T15:00:00Z",
 }
 
-# Top-level comments, each with all its replies.
+# Top-level comments, each with its first replies (REPLIES_SHOWN; the rest are paged).
 THREADS = Listing("comments", ("created_at", "pk"))
 SHARE_LINKS = Listing("share-links", ("-created_at", "-pk"))
 
@@ -61,7 +65,8 @@ class RunCommentsApi(KirokuApi):
             )
         ],
         description="The run's threads, oldest first: top-level comments (a page of "
-        "them), each with all its replies.",
+        f"them), each with its first {REPLIES_SHOWN} replies. When a thread has more, its "
+        "`replies_next` is the cursor for `GET /comments/{id}/replies` that continues it.",
     )
     def get(self, request, run_id: str):
         run = run_get_for_principal(principal=self.principal, run_id=run_id)
@@ -96,6 +101,33 @@ class RunCommentsApi(KirokuApi):
         return Response(
             comment_out(comment, run_public_id=run.public_id), status=status.HTTP_201_CREATED
         )
+
+
+class CommentRepliesApi(KirokuApi):
+    @extend_schema(
+        operation_id="comments_replies",
+        parameters=REPLIES.parameters(),
+        responses={200: dict},
+        examples=[
+            OpenApiExample(
+                "replies",
+                response_only=True,
+                value={"results": [{**COMMENT_EXAMPLE, "parent": 6}], "next": None},
+            )
+        ],
+        description="A thread's replies, oldest first, a page at a time (pass a "
+        "thread's `replies_next` as `cursor` to continue after the replies it carries). "
+        "A reply has no replies of its own: its list is empty.",
+    )
+    def get(self, request, comment_id: str):
+        comment = selectors.comment_get_for_principal(
+            principal=self.principal, comment_id=comment_id
+        )
+        replies, next_cursor = list_page(
+            request, selectors.comment_replies(comment=comment), REPLIES
+        )
+        results = [comment_out(r, run_public_id=comment.run.public_id) for r in replies]
+        return Response({"results": results, "next": next_cursor})
 
 
 class CommentApi(KirokuApi):
@@ -148,9 +180,9 @@ class RunShareLinksApi(KirokuApi):
         responses={201: dict},
         examples=[
             OpenApiExample(
-                "24 hours",
+                "24 hours, with the command line",
                 request_only=True,
-                value={"expires_in": 86400, "include_artifacts": False},
+                value={"expires_in": 86400, "include_command": True},
             ),
             OpenApiExample(
                 "created",
@@ -160,26 +192,35 @@ class RunShareLinksApi(KirokuApi):
                     "id": 3,
                     "url": "https://kiroku.example.com/s/Q2hhbmdlIG1lIHRvIGEgcmVhbCB0b2tlbg",
                     "expires_at": "2026-01-02T12:00:00Z",
+                    "reveals": ["command"],
                 },
             ),
         ],
-        description="A link that shows this run read-only to anyone holding it. The `url` "
-        "holds the token and is shown only in this answer.",
+        description="A link that shows this run read-only to anyone holding it: its name, "
+        "status, params, metrics and charts, summary and notes. Each of `include_git_diff` "
+        "(git commit, branch, remote and diff), `include_command`, `include_host`, "
+        "`include_directory` (working directory, dataset locations), "
+        "`include_environment` (Python, OS, hardware, packages), `include_ci` and "
+        "`include_artifacts` (files) is a boolean, false by default, that adds that part; "
+        "`reveals` lists the parts added. The `url` holds the token and is shown only in "
+        "this answer.",
     )
     def post(self, request, run_id: str):
         run = run_get_for_principal(principal=self.principal, run_id=run_id, needed=Role.MEMBER)
-        data = _body(request, {"expires_in", "include_artifacts"})
+        flags = {f"include_{name}" for name in SHARE_PART_NAMES}
+        data = _body(request, {"expires_in", *flags})
         created = services.share_link_create(
             principal=self.principal,
             target=run,
             expires_in=data.get("expires_in"),
-            include_artifacts=data.get("include_artifacts", False),
+            **{field: data.get(field, False) for field in flags},
         )
         return Response(
             {
                 "id": created.link.pk,
                 "url": request.build_absolute_uri(f"/s/{created.token}"),
                 "expires_at": created.link.expires_at,
+                "reveals": created.link.reveals,
             },
             status=status.HTTP_201_CREATED,
         )

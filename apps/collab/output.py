@@ -5,6 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from apps.collab.models import Comment, ShareLink
+from apps.collab.selectors import REPLIES_SHOWN, comment_first_replies
+from apps.core.pagination import Listing, cursor_after
+
+# A thread's replies, oldest first: GET /comments/{id}/replies.
+REPLIES = Listing("replies", ("created_at", "pk"))
 
 
 def comment_out(comment: Comment, *, run_public_id: str) -> dict[str, Any]:
@@ -22,9 +27,12 @@ def comment_out(comment: Comment, *, run_public_id: str) -> dict[str, Any]:
         "deleted": deleted,
     }
     if comment.parent_id is None:
-        out["replies"] = [
-            comment_out(reply, run_public_id=run_public_id) for reply in comment.replies.all()
-        ]
+        replies = comment_first_replies(comment=comment)  # one more than shown
+        shown = replies[:REPLIES_SHOWN]
+        out["replies"] = [comment_out(reply, run_public_id=run_public_id) for reply in shown]
+        out["replies_next"] = (
+            cursor_after(shown[-1], REPLIES) if len(replies) > REPLIES_SHOWN else None
+        )
     return out
 
 
@@ -38,6 +46,8 @@ def share_link_out(link: ShareLink, *, run_public_id: str) -> dict[str, Any]:
         "revoked_at": link.revoked_at,
         "active": link.active,
         "include_artifacts": link.include_artifacts,
+        # Of SHARE_PARTS, what the link shows beyond its defaults ("git_diff", "artifacts"…).
+        "reveals": link.reveals,
         "view_count": link.view_count,
         "last_viewed_at": link.last_viewed_at,
     }

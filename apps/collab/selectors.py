@@ -3,20 +3,24 @@ may read."""
 
 from __future__ import annotations
 
-from django.db.models import Prefetch, QuerySet
+from dataclasses import dataclass
+
+from django.db.models import Prefetch, Q, QuerySet
 
 from apps.accounts.principal import Principal
 from apps.collab.models import Comment, SavedComparison, ShareLink
 from apps.core.errors import not_found
+from apps.core.ids import id_parse
 from apps.projects.access import require_role
 from apps.projects.models import Project, Role
 from apps.runs.models import Run
 
 
 def _int_id(value: str, what: str) -> int:
-    if not value.isdigit() or len(value) > 18:
+    pk = id_parse(value)
+    if pk is None:
         raise not_found(what)
-    return int(value)
+    return pk
 
 
 def _on(target: Run | SavedComparison) -> dict[str, object]:
@@ -35,19 +39,88 @@ def comparison_get_in_project(*, project: Project, comparison_id: str) -> SavedC
     return comparison
 
 
-def comment_thread(*, target: Run | SavedComparison) -> list[Comment]:
-    """The top-level comments on a run or a saved comparison, oldest first, each with
-    ``replies`` prefetched (oldest first) and the mentioned usernames. Deleted
-    comments are kept (shown as deleted) so replies keep their place."""
-    return list(comment_threads(target=target))
+# However long a thread grows, a listing carries this many of its replies (the API
+# the first ones, the portal the newest); the rest are fetched a page at a time.
+REPLIES_SHOWN = 20
+# The portal shows this many threads at first, the newest; earlier ones on request.
+THREADS_SHOWN = 50
 
 
 def comment_threads(*, target: Run | SavedComparison) -> QuerySet[Comment]:
-    """``comment_thread`` as a query, for pages of it."""
+    """The top-level comments on a run or a saved comparison, oldest first, each with
+    its first ``REPLIES_SHOWN + 1`` replies as ``first_replies`` (oldest first: one
+    more than a listing shows, so that it knows whether more follow) and the
+    mentioned usernames. Deleted comments are kept (shown as deleted) so replies keep
+    their place."""
     with_mentions = Comment.objects.prefetch_related("mentions").order_by("created_at", "pk")
     return with_mentions.filter(parent__isnull=True, **_on(target)).prefetch_related(
-        Prefetch("replies", queryset=with_mentions)
+        Prefetch("replies", queryset=with_mentions[: REPLIES_SHOWN + 1], to_attr="first_replies")
     )
+
+
+def comment_first_replies(*, comment: Comment) -> list[Comment]:
+    """The first ``REPLIES_SHOWN + 1`` replies to ``comment``, oldest first: the
+    prefetched ones of ``comment_threads``, or one query."""
+    prefetched = getattr(comment, "first_replies", None)
+    if prefetched is not None:
+        return prefetched
+    return list(comment_replies(comment=comment).order_by("created_at", "pk")[: REPLIES_SHOWN + 1])
+
+
+def comment_replies(*, comment: Comment) -> QuerySet[Comment]:
+    """The replies to ``comment`` with their mentions, for pages of them (none when
+    ``comment`` is itself a reply: replies are one level deep)."""
+    return Comment.objects.filter(parent=comment).prefetch_related("mentions")
+
+
+@dataclass
+class ThreadPage:
+    """What the portal shows of a thread or of its replies: ``items`` oldest first,
+    and whether earlier ones exist (a "show earlier" button fetches them)."""
+
+    items: list[Comment]
+    earlier: bool
+
+
+def _newest(rows: QuerySet[Comment], before: Comment | None, size: int) -> ThreadPage:
+    if before is not None:
+        rows = rows.filter(
+            Q(created_at__lt=before.created_at) | Q(created_at=before.created_at, pk__lt=before.pk)
+        )
+    newest = list(rows.order_by("-created_at", "-pk")[: size + 1])
+    return ThreadPage(items=newest[:size][::-1], earlier=len(newest) > size)
+
+
+def comment_thread_recent(
+    *, target: Run | SavedComparison, before: Comment | None = None
+) -> ThreadPage:
+    """The portal's thread: the newest ``THREADS_SHOWN`` top-level comments (older
+    than ``before`` when given), each carrying ``shown_replies``, a ThreadPage of its
+    newest ``REPLIES_SHOWN`` replies. A new comment or reply is always in view."""
+    newest_replies = Comment.objects.prefetch_related("mentions").order_by("-created_at", "-pk")
+    top = (
+        Comment.objects.filter(parent__isnull=True, **_on(target))
+        .prefetch_related("mentions")
+        .prefetch_related(
+            Prefetch(
+                "replies",
+                queryset=newest_replies[: REPLIES_SHOWN + 1],
+                to_attr="newest_replies",
+            )
+        )
+    )
+    page = _newest(top, before, THREADS_SHOWN)
+    for thread in page.items:
+        newest = thread.newest_replies
+        thread.shown_replies = ThreadPage(
+            items=newest[:REPLIES_SHOWN][::-1], earlier=len(newest) > REPLIES_SHOWN
+        )
+    return page
+
+
+def comment_replies_recent(*, thread: Comment, before: Comment | None = None) -> ThreadPage:
+    """The newest ``REPLIES_SHOWN`` replies to ``thread`` (older than ``before``)."""
+    return _newest(comment_replies(comment=thread), before, REPLIES_SHOWN)
 
 
 def comment_get_for_principal(

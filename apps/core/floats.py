@@ -15,3 +15,12 @@ def float_out(value: float | None) -> float | str | None:
     if math.isinf(value):
         return "Infinity" if value > 0 else "-Infinity"
     return value
+
+
+def is_finite(value: int | float) -> bool:
+    """Whether a JSON number is a finite float64. An integer past float64's range is
+    not (``math.isfinite`` raises OverflowError on one)."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False

@@ -56,8 +56,15 @@ def list_page(request: Any, rows: QuerySet, listing: Listing) -> tuple[list[Any]
     if len(page) <= size:
         return page, None
     page = page[:size]
-    values = [_jsonable(_value(page[-1], field.lstrip("-"))) for field in listing.order]
-    return page, cursor_encode({"list": listing.name, "after": values})
+    return page, cursor_after(page[-1], listing)
+
+
+def cursor_after(row: Any, listing: Listing) -> str:
+    """The cursor that continues ``listing`` after ``row`` (a model instance or a
+    ``values()`` dict holding the order's fields): what ``next`` carries, for a
+    listing that hands out the first page itself."""
+    values = [_jsonable(_value(row, field.lstrip("-"))) for field in listing.order]
+    return cursor_encode({"list": listing.name, "after": values})
 
 
 def _cursor_values(cursor: str, listing: Listing) -> list[Any]:

@@ -14,6 +14,13 @@ from typing import Any
 from rest_framework.parsers import BaseParser
 
 from apps.core.errors import Invalid, PayloadTooLarge, UnsupportedEncoding
+from apps.core.json_limits import (
+    TOO_DEEP,
+    TOO_LONG_INTEGER,
+    nesting_within_limit,
+    problem_locate,
+    text_refuse,
+)
 
 # The largest request body the API reads (the ingestion limit). Enforced while
 # reading, before any parsing, so a huge body costs at most this much memory.
@@ -56,16 +63,32 @@ class StrictJSONParser(BaseParser):
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
             raise Invalid("request body is not UTF-8", code="malformed_json") from None
-        try:
-            data = json.loads(text, parse_constant=_reject_constant)
-        except json.JSONDecodeError as exc:
-            raise Invalid(
-                f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}",
-                code="malformed_json",
-            ) from None
-        if "\\u0000" in text:
-            nul_refuse(data)
-        return data
+        return json_body_parse(text)
+
+
+def json_body_parse(text: str) -> Any:
+    """``text`` parsed as JSON within apps.core.json_limits: raises Invalid for
+    malformed JSON (naming the line and column), bare NaN/Infinity, nesting past
+    MAX_DEPTH, integers past MAX_INTEGER_DIGITS, and NUL or lone surrogates in text
+    (each naming the field)."""
+    try:
+        data = json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        raise Invalid(
+            f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}",
+            code="malformed_json",
+        ) from None
+    except RecursionError:
+        raise problem_locate(text) or Invalid(TOO_DEEP) from None
+    except ValueError:
+        # An integer literal longer than int() reads.
+        raise problem_locate(text) or Invalid(TOO_LONG_INTEGER) from None
+    if not nesting_within_limit(data):
+        raise problem_locate(text) or Invalid(TOO_DEEP)
+    # Only an escape can put NUL or a surrogate in parsed text (raw ones are not UTF-8).
+    if "\\u0000" in text or "\\ud" in text or "\\uD" in text:
+        text_refuse(data)
+    return data
 
 
 def _declared_length(meta: Any) -> int | None:
@@ -123,19 +146,3 @@ def _inflate(stream: Any, *, wbits: int, name: str) -> bytes:
     if not inflater.eof:
         raise Invalid(f"the {name} body is truncated", code="malformed_body")
     return bytes(out)
-
-
-def nul_refuse(value: Any, where: str = "") -> None:
-    """Refuse NUL characters anywhere in keys or strings: databases cannot store them
-    in text, and no legitimate name or value contains one."""
-    if isinstance(value, str):
-        if "\x00" in value:
-            raise Invalid("text must not contain NUL (\\u0000) characters", field=where or None)
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            name = f"{where}.{key}" if where else str(key)
-            nul_refuse(key, name)
-            nul_refuse(item, name)
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            nul_refuse(item, f"{where}[{index}]")

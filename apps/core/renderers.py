@@ -4,10 +4,16 @@ library on pages of hundreds of runs).
 Non-finite floats never reach the renderer: services send them as the strings
 "NaN", "Infinity", "-Infinity" (apps.core.floats.float_out), and the parser refuses
 them on the way in.
+
+Integers are written exactly, however large: JSON has no limit and the parser reads up
+to apps.core.json_limits.MAX_INTEGER_DIGITS digits, so what a client stored as-is (a
+run's summary, environment or CI context, a rule's threshold) can exceed the 64 bits
+orjson writes. Such an answer goes through the standard library instead.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import orjson
@@ -28,4 +34,11 @@ class StrictJSONRenderer(JSONRenderer):
     def render(self, data, accepted_media_type=None, renderer_context=None) -> bytes:
         if data is None:
             return b""
-        return orjson.dumps(data, default=_default, option=orjson.OPT_UTC_Z)
+        try:
+            return orjson.dumps(data, default=_default, option=orjson.OPT_UTC_Z)
+        except orjson.JSONEncodeError:
+            # An integer past 64 bits (anything else fails here as well, as before).
+            text = json.dumps(
+                data, cls=JSONEncoder, ensure_ascii=False, allow_nan=False, separators=(",", ":")
+            )
+            return text.encode("utf-8")

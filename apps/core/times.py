@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from datetime import UTC, datetime
 from typing import Any
 
 from apps.core.errors import Invalid
+from apps.core.floats import is_finite
+
+OUT_OF_RANGE = "time must fall within years 1 to 9999 once converted to UTC"
 
 
 def time_clean(value: Any, *, field: str) -> datetime | None:
@@ -16,7 +18,7 @@ def time_clean(value: Any, *, field: str) -> datetime | None:
     if isinstance(value, bool):
         raise Invalid("must be an ISO-8601 time or Unix seconds", field=field)
     if isinstance(value, int | float):
-        if not math.isfinite(value) or not 0 <= value < 32503680000:
+        if not is_finite(value) or not 0 <= value < 32503680000:
             raise Invalid("Unix seconds out of range", field=field)
         return datetime.fromtimestamp(value, tz=UTC)
     if isinstance(value, str):
@@ -26,8 +28,23 @@ def time_clean(value: Any, *, field: str) -> datetime | None:
             raise Invalid(
                 "must be an ISO-8601 time such as 2026-01-31T12:00:00Z", field=field
             ) from None
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        utc = as_utc(parsed)
+        if utc is None:
+            raise Invalid(OUT_OF_RANGE, field=field)
+        return utc
     raise Invalid("must be an ISO-8601 time or Unix seconds", field=field)
+
+
+def as_utc(moment: datetime) -> datetime | None:
+    """``moment`` in UTC (a naive time is taken as UTC), or None when that falls
+    outside years 1 to 9999: ``9999-12-31T23:59:59-14:00`` is in year 10000 in UTC,
+    which neither Python nor the databases' adapters can hold."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        return None
 
 
 def human_seconds(seconds: float) -> str:

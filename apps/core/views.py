@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 
 from apps.accounts.principal import Principal
 from apps.core.errors import Invalid
+from apps.core.ids import integer_parse
 from apps.core.permissions import IsAuthenticatedPrincipal
 
 
@@ -57,10 +58,9 @@ def int_param(
     raw = params.get(name)
     if raw is None or raw == "":
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise Invalid(f"{name} must be an integer", field=name) from None
+    value = integer_parse(raw)
+    if value is None:
+        raise Invalid(f"{name} must be an integer", field=name)
     if not minimum <= value <= maximum:
         raise Invalid(f"{name} must be between {minimum} and {maximum}", field=name)
     return value

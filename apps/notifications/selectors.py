@@ -13,6 +13,7 @@ from django.db.models import Q, QuerySet
 
 from apps.accounts.principal import Principal
 from apps.core.errors import Invalid, not_found
+from apps.core.ids import id_parse
 from apps.notifications.models import Delivery, DeliveryStatus, Destination, Rule
 from apps.projects.access import require_role
 from apps.projects.models import Project, Role
@@ -22,10 +23,10 @@ DELIVERIES_MAX_PAGE = 200
 
 
 def _int_id(value: str | int, what: str) -> int:
-    text = str(value)
-    if not text.isascii() or not text.isdigit() or len(text) > 18:
+    pk = id_parse(value)
+    if pk is None:
         raise not_found(what)
-    return int(text)
+    return pk
 
 
 def destination_list(*, principal: Principal, project: Project) -> QuerySet[Destination]:

@@ -2,6 +2,11 @@
 
 A project may have thousands of distinct keys; a table shows a few. Columns are
 fetched for the whole page in one query per kind, never per run.
+
+Without ``columns`` a listing still stays small however much a run records: each run
+carries its first ``DEFAULT_KEYS_PER_KIND`` params, metric summaries and tags (by
+key), and ``truncated`` says which kinds hold more (ask for them by name with
+``columns``, or read the run).
 """
 
 from __future__ import annotations
@@ -12,6 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from django.db import connection
+from django.db.models import F, Window
+from django.db.models.functions import RowNumber
 
 from apps.core.errors import Invalid
 from apps.core.floats import float_out
@@ -19,6 +26,8 @@ from apps.runs.models import MetricSummary, Param, Run, Tag
 from apps.runs.validation import key_clean
 
 MAX_COLUMNS = 200
+DEFAULT_KEYS_PER_KIND = 100
+KINDS = ("params", "metrics", "tags")
 _PREFIXES = {
     "params": "params",
     "param": "params",
@@ -66,13 +75,26 @@ class Chosen:
     params: dict[int, dict] = field(default_factory=lambda: defaultdict(dict))
     metrics: dict[int, dict] = field(default_factory=lambda: defaultdict(dict))
     tags: dict[int, dict] = field(default_factory=lambda: defaultdict(dict))
+    # Per run id, the kinds that hold more keys than were fetched.
+    truncated: dict[int, set[str]] = field(default_factory=lambda: defaultdict(set))
 
     def for_run(self, run: Run) -> dict:
         return {
             "params": self.params[run.pk],
             "metrics": self.metrics[run.pk],
             "tags": self.tags[run.pk],
+            "truncated": {kind: kind in self.truncated[run.pk] for kind in KINDS},
         }
+
+    def _cut(self) -> None:
+        """Keep the first DEFAULT_KEYS_PER_KIND of each run's kinds (fetched in key
+        order, one more than that where there are more), noting where there were."""
+        for kind in KINDS:
+            for run_id, values in getattr(self, kind).items():
+                if len(values) > DEFAULT_KEYS_PER_KIND:
+                    kept = list(values.items())[:DEFAULT_KEYS_PER_KIND]
+                    getattr(self, kind)[run_id] = dict(kept)
+                    self.truncated[run_id].add(kind)
 
 
 SUMMARY_FIELDS = ("key", "last", "min", "max", "count", "last_step", "last_timestamp")
@@ -95,7 +117,9 @@ def metric_summary_out(summary: Mapping) -> dict:
 
 def columns_prefetch(runs: list[Run], columns: Columns | None) -> Chosen:
     """The chosen columns for a whole page of runs: one query on PostgreSQL (which
-    builds the JSON), one per kind elsewhere."""
+    builds the JSON), one per kind elsewhere. ``None`` chooses the default: each
+    run's first DEFAULT_KEYS_PER_KIND keys of each kind, with ``truncated`` set for
+    the kinds that hold more."""
     chosen = Chosen()
     ids = [run.pk for run in runs]
     if not ids:
@@ -104,6 +128,8 @@ def columns_prefetch(runs: list[Run], columns: Columns | None) -> Chosen:
         _prefetch_postgres(chosen, ids, columns)
     else:
         _prefetch_orm(chosen, ids, columns)
+    if columns is None:
+        chosen._cut()
     return chosen
 
 
@@ -115,6 +141,10 @@ def _prefetch_orm(chosen: Chosen, ids: list[int], columns: Columns | None) -> No
             if not keys:
                 continue
             rows = rows.filter(key__in=keys)
+        else:
+            # One more than is shown, so that the cut knows there were more.
+            rank = Window(RowNumber(), partition_by=[F("run_id")], order_by=[F("key").asc()])
+            rows = rows.annotate(rank=rank).filter(rank__lte=DEFAULT_KEYS_PER_KIND + 1)
         target = getattr(chosen, name)
         if name == "metrics":
             for row in rows.order_by("key").values("run_id", *SUMMARY_FIELDS):
@@ -127,9 +157,9 @@ def _prefetch_orm(chosen: Chosen, ids: list[int], columns: Columns | None) -> No
 # PostgreSQL writes non-finite floats in JSON as the strings "NaN", "Infinity" and
 # "-Infinity", which is Kiroku's wire form; a NULL last is a NaN value.
 _PG_COLUMN_SQL = {
-    "params": "SELECT json_object_agg(p.key, p.value ORDER BY p.key) FROM runs_param p "
+    "params": "SELECT json_object_agg(p.key, p.value ORDER BY p.key) FROM {table} p "
     "WHERE p.run_id = r.id{keys}",
-    "tags": "SELECT json_object_agg(t.key, t.value ORDER BY t.key) FROM runs_tag t "
+    "tags": "SELECT json_object_agg(t.key, t.value ORDER BY t.key) FROM {table} t "
     "WHERE t.run_id = r.id{keys}",
     "metrics": "SELECT json_object_agg(m.key, json_build_object('key', m.key, 'last', "
     "COALESCE(to_json(m.last), '\"NaN\"'::json), 'min', m.min, 'max', m.max, "
@@ -137,8 +167,16 @@ _PG_COLUMN_SQL = {
     "to_char(m.last_timestamp AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS') || "
     "CASE WHEN date_part('microseconds', m.last_timestamp)::bigint %% 1000000 = 0 THEN '' "
     "ELSE to_char(m.last_timestamp AT TIME ZONE 'UTC', '.US') END || 'Z') ORDER BY m.key) "
-    "FROM runs_metricsummary m WHERE m.run_id = r.id{keys}",
+    "FROM {table} m WHERE m.run_id = r.id{keys}",
 }
+_PG_TABLES = {"params": "runs_param", "metrics": "runs_metricsummary", "tags": "runs_tag"}
+# The default columns: a run's first keys (one more than shown), from the (run, key)
+# unique index, instead of the whole table of the run.
+_PG_FIRST_KEYS = (
+    "(SELECT * FROM {table} WHERE run_id = r.id ORDER BY key LIMIT "  # noqa: S608 (constants)
+    + str(DEFAULT_KEYS_PER_KIND + 1)
+    + ")"
+)
 
 
 def _prefetch_postgres(chosen: Chosen, ids: list[int], columns: Columns | None) -> None:
@@ -147,11 +185,11 @@ def _prefetch_postgres(chosen: Chosen, ids: list[int], columns: Columns | None) 
         name for name in ("params", "metrics", "tags") if columns is None or getattr(columns, name)
     ]
     for name in kinds:
-        keys = ""
+        keys, table = "", _PG_FIRST_KEYS.format(table=_PG_TABLES[name])
         if columns is not None:
-            keys = f" AND {name[0]}.key = ANY(%({name})s)"
+            keys, table = f" AND {name[0]}.key = ANY(%({name})s)", _PG_TABLES[name]
             params[name] = getattr(columns, name)
-        selects.append(f"({_PG_COLUMN_SQL[name].format(keys=keys)})")
+        selects.append(f"({_PG_COLUMN_SQL[name].format(keys=keys, table=table)})")
     if not selects:
         return
     sql = f"SELECT r.id, {', '.join(selects)} FROM unnest(%(ids)s::bigint[]) AS r(id)"  # noqa: S608

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Count, F, Max, Min, Q, QuerySet, Window
-from django.db.models.functions import RowNumber
+from django.db.models import Count, F, FloatField, Func, Max, Min, Q, QuerySet, Value, Window
+from django.db.models.functions import Cast, Floor, Least, RowNumber
 
 from apps.accounts.models import User
 from apps.accounts.principal import Principal
@@ -15,7 +15,7 @@ from apps.projects.models import Project, Role
 from apps.runs.models import MetricPoint, MetricSummary, Run
 
 MAX_HISTORY_PAGE = 10_000
-MIN_DOWNSAMPLED_POINTS = 3
+MIN_DOWNSAMPLED_POINTS = 4
 MAX_DOWNSAMPLED_POINTS = 10_000
 
 
@@ -99,8 +99,9 @@ def run_metric_history(
 
     Without ``max_points``: the full series between the bounds, one page at a time
     (``next_after_step`` continues it). With ``max_points``: at most that many points
-    covering the whole range, keeping each bucket's lowest and highest value (spikes
-    never vanish) and the last point.
+    covering the whole range, keeping the first and the last point and each bucket's
+    lowest and highest value (spikes never vanish; the series' minimum and maximum
+    are always there). Any steps of the signed 64-bit range work, extremes included.
     """
     points = MetricPoint.objects.filter(run=run, key=key)
     if min_step is not None:
@@ -133,10 +134,11 @@ def run_metric_history(
         return History([_point(r) for r in rows], None, False, len(rows))
     bounds = points.aggregate(lo=Min("step"), hi=Max("step"), total=Count("step"))
     lo, hi, total = bounds["lo"], bounds["hi"], bounds["total"]
-    points = points.filter(step__lte=hi)
-    buckets = (max_points - 1) // 2
-    # Integer arithmetic on both backends: bucket = (step - lo) * buckets / span.
-    bucket = (F("step") - lo) * buckets / (hi - lo + 1)
+    # Points that arrive meanwhile, outside the range read, stay out of the buckets.
+    points = points.filter(step__gte=lo, step__lte=hi)
+    # Each bucket keeps two points, and the first and last points are kept besides.
+    buckets = (max_points - 2) // 2
+    bucket = _bucket_of_step(lo=lo, hi=hi, buckets=buckets)
     ranked = points.annotate(
         bucket=bucket,
         low_rank=Window(
@@ -151,8 +153,24 @@ def run_metric_history(
         ),
     ).filter(Q(low_rank=1) | Q(high_rank=1))
     kept = {r["step"]: r for r in ranked.values(*fields)}
-    last = points.order_by("-step").values(*fields).first()
-    if last is not None:
-        kept[last["step"]] = last
+    for end in (points.order_by("step"), points.order_by("-step")):
+        row = end.values(*fields).first()
+        if row is not None:
+            kept[row["step"]] = row
     rows = [kept[step] for step in sorted(kept)]
     return History([_point(r) for r in rows], None, True, total)
+
+
+def _bucket_of_step(*, lo: int, hi: int, buckets: int) -> Func:
+    """The bucket (0 to ``buckets - 1``) of a step in ``[lo, hi]``: equal slices of
+    the range, in float8. Steps are 64-bit, so ``hi - lo`` reaches 2**64 and no
+    integer type of either database holds it; a double holds any span, and rounding
+    only moves a bucket's edge by a few parts in 2**52 of the span, never out of
+    order (each bucket is still one contiguous run of steps)."""
+    scale = buckets / (hi - lo + 1)  # exact integers, one rounding
+    offset = Cast(F("step"), FloatField()) - Value(float(lo), output_field=FloatField())
+    # The last step can round up onto the end of the range: it belongs to the last.
+    return Least(
+        Floor(offset * Value(scale, output_field=FloatField())),
+        Value(float(buckets - 1), output_field=FloatField()),
+    )

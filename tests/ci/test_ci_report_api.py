@@ -184,6 +184,20 @@ def test_outsiders_learn_nothing(as_outsider, ci_run, method):
             "junit.failed holds test names of 1 to 500 characters",
         ),
         ({"junit": {"colour": 1}}, "junit.colour", "junit does not take: colour"),
+        # Issue 15: a status of another JSON type was a 500 (a list is unhashable).
+        ({"status": []}, "status", "status must be 'finished' or 'failed'"),
+        ({"status": {}}, "status", "status must be 'finished' or 'failed'"),
+        ({"status": 1}, "status", "status must be 'finished' or 'failed'"),
+        (
+            {"baseline": ["branch:main"]},
+            "baseline",
+            "baseline must be a string of at most 300 characters",
+        ),
+        (
+            {"junit": {"time": 10**400}},
+            "junit.time",
+            "junit.time must be a finite number ≥ 0",
+        ),
     ],
 )
 def test_a_bad_report_is_refused_and_changes_nothing(as_member, ci_run, body, field, message):

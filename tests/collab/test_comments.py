@@ -196,3 +196,78 @@ def test_a_hostile_comment_renders_inert(as_member, run_id, payload):
         # A URL's scheme as browsers read it; anything else is a relative URL.
         scheme = re.match(r"^\s*([A-Za-z][A-Za-z0-9+.-]*):", url)
         assert scheme is None or scheme.group(1).lower() in {"http", "https", "mailto"}, url
+
+
+# ---- long threads: replies come a page at a time ------------------------------------------
+
+
+def thread_with_replies(run_id: str, count: int) -> Comment:
+    """A top-level comment with ``count`` replies r00, r01… one second apart."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from apps.runs.models import Run
+
+    run = Run.objects.get(public_id=run_id)
+    start = timezone.now() - timedelta(days=1)
+    top = Comment.objects.create(
+        run=run, author_label="x", body="top", body_html="", created_at=start
+    )
+    Comment.objects.bulk_create(
+        Comment(
+            run=run,
+            parent=top,
+            author_label="x",
+            body=f"r{i:02d}",
+            body_html="",
+            created_at=start + timedelta(seconds=i + 1),
+        )
+        for i in range(count)
+    )
+    return top
+
+
+def test_a_thread_carries_its_first_20_replies_and_a_cursor_for_the_rest(as_viewer, run_id):
+    top = thread_with_replies(run_id, 45)
+    (thread,) = as_viewer.get(f"{API}/runs/{run_id}/comments").json()["results"]
+    assert [r["body"] for r in thread["replies"]] == [f"r{i:02d}" for i in range(20)]
+    bodies, cursor = [], thread["replies_next"]
+    while cursor:
+        page = as_viewer.get(
+            f"{API}/comments/{top.pk}/replies", {"cursor": cursor, "page_size": 20}
+        ).json()
+        bodies += [r["body"] for r in page["results"]]
+        cursor = page["next"]
+    assert bodies == [f"r{i:02d}" for i in range(20, 45)]
+
+
+def test_a_thread_of_exactly_20_replies_has_no_cursor(as_viewer, run_id):
+    thread_with_replies(run_id, 20)
+    (thread,) = as_viewer.get(f"{API}/runs/{run_id}/comments").json()["results"]
+    assert (len(thread["replies"]), thread["replies_next"]) == (20, None)
+
+
+def test_the_replies_endpoint_pages_from_the_first(as_viewer, run_id):
+    top = thread_with_replies(run_id, 45)
+    page = as_viewer.get(f"{API}/comments/{top.pk}/replies").json()
+    assert ([r["body"] for r in page["results"]], page["next"]) == (
+        [f"r{i:02d}" for i in range(45)],
+        None,
+    )
+    assert {r["parent"] for r in page["results"]} == {top.pk}
+
+
+def test_a_reply_has_no_replies(as_viewer, run_id):
+    top = thread_with_replies(run_id, 1)
+    reply = Comment.objects.get(parent=top)
+    assert as_viewer.get(f"{API}/comments/{reply.pk}/replies").json() == {
+        "results": [],
+        "next": None,
+    }
+
+
+def test_outsiders_and_other_digits_get_404_for_replies(as_outsider, as_viewer, run_id):
+    top = thread_with_replies(run_id, 1)
+    assert as_outsider.get(f"{API}/comments/{top.pk}/replies").status_code == 404
+    assert as_viewer.get(f"{API}/comments/{str(top.pk) + '²'}/replies").status_code == 404

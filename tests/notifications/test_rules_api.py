@@ -126,6 +126,12 @@ THRESHOLD = {"metric": "val/loss", "op": "<", "value": 0.25}
             "condition.value must be a finite number",
         ),
         (
+            # An integer past float64: math.isfinite raised on it (a 500).
+            {"event": "metric.threshold", "condition": {**THRESHOLD, "value": 10**400}},
+            "condition.value",
+            "condition.value must be a finite number",
+        ),
+        (
             {"event": "metric.threshold", "condition": {**THRESHOLD, "metric": "m" * 251}},
             "condition.metric",
             "condition.metric must be a non-empty string of at most 250 characters",

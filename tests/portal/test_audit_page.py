@@ -193,6 +193,12 @@ def test_the_action_list_offers_every_registered_action_and_prefix(portal_as, ad
     [
         ({"action": "run.explode"}, "action", "unknown action &#x27;run.explode&#x27;"),
         ({"since": "soon"}, "since", "must be an ISO-8601 time"),
+        (
+            {"until": "9999-12-31T23:59:59-14:00"},
+            "until",
+            "time must fall within years 1 to 9999 once converted to UTC",
+        ),
+        ({"before": "\u0661\u0662"}, "before", "before must be an event id"),
         ({"before": "12abc"}, "before", "before must be an event id"),
         ({"actor": "bob\x00"}, "actor", "actor must not contain NUL characters"),
     ],

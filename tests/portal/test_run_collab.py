@@ -132,3 +132,97 @@ def test_a_member_cannot_turn_sharing_off(portal_as, member, project):
     assert response.status_code == 403
     project.refresh_from_db()
     assert project.sharing_enabled is True
+
+
+# ---- long threads: the newest first, earlier ones on request -----------------------------
+
+
+def _replies(run_id: str, count: int, *, parent: Comment | None = None, prefix: str = "r"):
+    """``count`` comments one second apart (replies to ``parent`` when given)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from apps.runs.models import Run
+
+    run = Run.objects.get(public_id=run_id)
+    start = timezone.now() - timedelta(days=1)
+    Comment.objects.bulk_create(
+        Comment(
+            run=run,
+            parent=parent,
+            author_label="x",
+            body=f"{prefix}{i:02d}",
+            body_html=f"<p>{prefix}{i:02d}</p>",
+            created_at=start + timedelta(seconds=i + 1),
+        )
+        for i in range(count)
+    )
+
+
+def _shown(html: str, prefix: str) -> list[str]:
+    return re.findall(rf"<p>({prefix}\d\d)</p>", html)
+
+
+def _earlier(html: str) -> str | None:
+    found = re.search(r'<button [^>]*class="link earlier" hx-get="([^"]*)"', html)
+    return found.group(1).replace("&amp;", "&") if found else None
+
+
+def test_a_long_thread_shows_its_newest_20_replies_and_loads_earlier_ones(
+    portal_as, viewer, run_id, urls
+):
+    _replies(run_id, 1, prefix="top")
+    top = Comment.objects.get()
+    _replies(run_id, 45, parent=top)
+    client = portal_as(viewer)
+    html = client.get(urls["comments"]).content.decode()
+    assert _shown(html, "r") == [f"r{i:02d}" for i in range(25, 45)]
+    seen, url = [], _earlier(html)
+    while url:
+        piece = client.get(url).content.decode()
+        seen = _shown(piece, "r") + seen
+        url = _earlier(piece)
+    assert seen == [f"r{i:02d}" for i in range(25)]
+
+
+def test_a_new_reply_to_a_long_thread_is_in_view(portal_as, viewer, run_id, urls):
+    _replies(run_id, 1, prefix="top")
+    top = Comment.objects.get()
+    _replies(run_id, 45, parent=top)
+    html = (
+        portal_as(viewer)
+        .post(urls["comments"], {"body": "latest", "parent": str(top.pk)})
+        .content.decode()
+    )
+    assert "<p>latest</p>" in html
+
+
+def test_the_newest_50_threads_show_and_earlier_ones_load(portal_as, viewer, run_id, urls):
+    _replies(run_id, 60, prefix="t")
+    client = portal_as(viewer)
+    html = client.get(urls["comments"]).content.decode()
+    assert _shown(html, "t") == [f"t{i:02d}" for i in range(10, 60)]
+    piece = client.get(_earlier(html)).content.decode()
+    assert (_shown(piece, "t"), _earlier(piece)) == ([f"t{i:02d}" for i in range(10)], None)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"before": "\u0663"},
+        {"before": "²"},
+        {"before": "999999"},
+        {"before": "REPLY"},  # a reply is not a thread
+        {"before": "TOP", "thread": "TOP"},  # a thread is not its own reply
+        {"before": "REPLY", "thread": "1\u0662"},
+    ],
+)
+def test_bad_earlier_requests_are_404(portal_as, viewer, run_id, urls, query):
+    _replies(run_id, 1, prefix="top")
+    top = Comment.objects.get()
+    _replies(run_id, 1, parent=top)
+    reply = Comment.objects.get(parent=top)
+    ids = {"TOP": str(top.pk), "REPLY": str(reply.pk)}
+    query = {name: ids.get(value, value) for name, value in query.items()}
+    assert portal_as(viewer).get(urls["comments"], query).status_code == 404

@@ -87,6 +87,7 @@ def test_zoomed_downsample_covers_only_the_range(as_member, series):
     [
         ({}, "key"),
         ({"key": "x", "max_points": 2}, "max_points"),
+        ({"key": "x", "max_points": 3}, "max_points"),  # first, last and a bucket need 4
         ({"key": "x", "max_points": 10001}, "max_points"),
         ({"key": "x", "page_size": 0}, "page_size"),
         ({"key": "x", "min_step": "a"}, "min_step"),
@@ -141,9 +142,13 @@ def test_listing_shows_the_same_metric_summaries_as_the_run(as_member, run_id):
 
 
 @pytest.mark.django_db
-def test_points_arriving_mid_answer_do_not_overflow_max_points(as_member, series, monkeypatch):
+@pytest.mark.parametrize("arriving", [range(1000, 1300), range(-300, 0)])
+def test_points_arriving_mid_answer_do_not_overflow_max_points(
+    as_member, series, monkeypatch, arriving
+):
     """A live run gains points while its chart is downsampled: here 300 more steps land
-    right after the step range is read, as a concurrent log batch would."""
+    right after the step range is read, as a concurrent log batch would, after the
+    range or (a resumed run logging earlier steps) before it."""
     from django.db.models.query import QuerySet
 
     from apps.runs.models import MetricPoint, Run
@@ -165,7 +170,7 @@ def test_points_arriving_mid_answer_do_not_overflow_max_points(as_member, series
                     value=float(step),
                     timestamp=template.timestamp,
                 )
-                for step in range(1000, 1300)
+                for step in arriving
             )
         return result
 
@@ -175,5 +180,84 @@ def test_points_arriving_mid_answer_do_not_overflow_max_points(as_member, series
     # The answer is the series as it was when its range was read: its total, its last
     # step, and at most max_points points (fewer where a bucket's low and high coincide).
     assert body["total"] == 1000
-    assert max(p["step"] for p in body["results"]) == 999
+    assert (min(p["step"] for p in body["results"]), max(p["step"] for p in body["results"])) == (
+        0,
+        999,
+    )
     assert len(body["results"]) <= 21
+
+
+# ---- steps over the whole signed 64-bit range -----------------------------------------
+
+LOWEST, HIGHEST = -(2**63), 2**63 - 1
+
+
+@pytest.fixture
+def extremes(as_member, run_id):
+    """202 points: the lowest and highest steps a run can log, and 200 steps spread
+    between them. The first and last values are neither the series' minimum (-50 at
+    step 0) nor its maximum (99 at 37 * 2**56)."""
+    steps = [LOWEST, *(i * 2**56 for i in range(-100, 100)), HIGHEST]
+
+    def value(step: int) -> float:
+        special = {LOWEST: 0.5, HIGHEST: 0.25, 0: -50.0, 37 * 2**56: 99.0}
+        return special.get(step, (step // 2**56 % 7) / 10)
+
+    response = as_member.post(
+        f"/api/v1/runs/{run_id}/log", {"batch_id": "wide", "metrics": points("w", steps, value)}
+    )
+    assert response.json()["stored"]["metrics"] == 202
+    return run_id
+
+
+def assert_extremes_kept(body: dict, max_points: int) -> None:
+    results = body["results"]
+    steps = [p["step"] for p in results]
+    values = {p["step"]: p["value"] for p in results}
+    assert (body["downsampled"], body["total"]) == (True, 202)
+    assert len(results) <= max_points
+    assert steps == sorted(set(steps))
+    assert (steps[0], values[LOWEST]) == (LOWEST, 0.5)
+    assert (steps[-1], values[HIGHEST]) == (HIGHEST, 0.25)
+    assert (min(values.values()), values[0]) == (-50.0, -50.0)
+    assert (max(values.values()), values[37 * 2**56]) == (99.0, 99.0)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("max_points", [4, 5, 10, 101, 201])
+def test_downsampling_over_the_whole_64_bit_range_keeps_first_last_min_and_max(
+    as_member, extremes, max_points
+):
+    response = history(as_member, extremes, key="w", max_points=max_points)
+    assert response.status_code == 200, response.content
+    assert_extremes_kept(response.json(), max_points)
+
+
+@pytest.mark.django_db
+def test_downsampling_spreads_buckets_over_the_whole_range(as_member, extremes):
+    body = history(as_member, extremes, key="w", max_points=42).json()
+    steps = [p["step"] for p in body["results"]]
+    # 20 buckets of 2**64 / 20 steps each: every tenth of the range holds a kept point.
+    tenths = {(step - LOWEST) * 10 // 2**64 for step in steps}
+    assert tenths == set(range(10))
+
+
+@pytest.mark.django_db
+def test_a_zoom_to_the_top_of_the_range_downsamples(as_member, extremes):
+    body = history(
+        as_member, extremes, key="w", min_step=2**62, max_step=HIGHEST, max_points=4
+    ).json()
+    steps = [p["step"] for p in body["results"]]
+    assert (body["downsampled"], steps[0], steps[-1]) == (True, 64 * 2**56, HIGHEST)
+    assert len(steps) <= 4
+
+
+@pytest.mark.django_db
+def test_a_share_link_downsamples_the_whole_range_too(as_member, extremes):
+    link = as_member.post(f"/api/v1/runs/{extremes}/share-links", {"expires_in": 3600}).json()
+    token = link["url"].rsplit("/", 1)[1]
+    response = as_member.client.get(f"/s/{token}/metrics/history", {"key": "w", "max_points": 10})
+    assert response.status_code == 200, response.content
+    assert_extremes_kept(response.json(), 10)
+    api = history(as_member, extremes, key="w", max_points=10).json()
+    assert response.json()["results"] == api["results"]

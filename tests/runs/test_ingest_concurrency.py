@@ -126,3 +126,38 @@ def test_postgres_bulk_path_issues_the_same_statements_for_any_batch_size(
         counts.append(len(statements))
     assert counts[0] == counts[1]
     assert MetricPoint.objects.filter(run__public_id=run_id).count() == 10_011
+
+
+def test_concurrent_batches_cannot_pass_the_per_run_param_cap_together(as_member, run_id):
+    from apps.runs import limits
+    from apps.runs.models import Param
+
+    for start in range(0, 9_600, 1000):
+        keys = range(start, min(start + 1000, 9_600))
+        body = {"batch_id": f"fill-{start}", "params": {f"k{i}": i for i in keys}}
+        assert as_member.post(f"/api/v1/runs/{run_id}/log", body).status_code == 200
+    # Each batch fits alone (9,600 + 300); both together would pass 10,000.
+    bodies = [
+        {"batch_id": f"late-{w}", "params": {f"w{w}-{i}": i for i in range(300)}} for w in (0, 1)
+    ]
+    results: list = [None, None]
+    with psycopg.connect(pg_test_dsn(), autocommit=False) as blocker:
+        # Both writers queue on the run's row lock, then count one after the other.
+        blocker.execute("SELECT 1 FROM runs_run WHERE public_id = %s FOR UPDATE", (run_id,))
+        threads = [
+            _in_thread(
+                lambda w=w: _client(as_member).post(f"/api/v1/runs/{run_id}/log", bodies[w]),
+                results,
+                w,
+            )
+            for w in (0, 1)
+        ]
+        wait_for(lambda: waiting_backends(blocker) == 2, "both writers to block")
+        blocker.rollback()
+    for thread in threads:
+        thread.join()
+    assert sorted(r.status_code for r in results) == [200, 400]
+    refused = next(r for r in results if r.status_code == 400).json()["error"]
+    assert refused["field"] == "params"
+    assert Param.objects.filter(run__public_id=run_id).count() == 9_900
+    assert limits.MAX_PARAMS_PER_RUN == 10_000

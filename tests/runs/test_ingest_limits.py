@@ -191,3 +191,81 @@ def test_numbers_beyond_float64_are_refused_not_turned_into_infinity(as_member, 
         f"/api/v1/runs/{run_id}/log", data=body, content_type="application/json"
     )
     assert error(response) == (400, "metrics[0].value")
+
+
+# ---- dataset sizes: stored as bigint ------------------------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", ["size", "file_count"])
+def test_a_dataset_number_of_2_63_minus_1_is_stored(as_member, run_id, name):
+    response = log(as_member, run_id, datasets=[{"name": "train", name: 2**63 - 1}])
+    assert response.status_code == 200, response.content
+    datasets = as_member.get(f"/api/v1/runs/{run_id}").json()["datasets"]
+    assert datasets[0][name] == 2**63 - 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", ["size", "file_count"])
+@pytest.mark.parametrize("number", [2**63, 10**30, -1])
+def test_a_dataset_number_outside_0_to_2_63_minus_1_is_refused(as_member, run_id, name, number):
+    response = log(as_member, run_id, datasets=[{"name": "train", name: number}])
+    assert error(response) == (400, f"datasets[0].{name}")
+    assert response.json()["error"]["message"] == "must be an integer from 0 to 9223372036854775807"
+
+
+# ---- params and tags per run, whatever the batches ---------------------------------------
+
+
+def fill(api, run_id, kind: str, count: int, prefix: str = "k") -> None:
+    """``count`` new keys of ``kind``, a batch of at most 1,000 at a time."""
+    for start in range(0, count, 1000):
+        keys = range(start, min(start + 1000, count))
+        body = {"batch_id": f"{kind}-{prefix}-{start}", kind: {f"{prefix}{i}": i for i in keys}}
+        assert api.post(f"/api/v1/runs/{run_id}/log", body).status_code == 200
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("kind", "limit"), [("params", limits.MAX_PARAMS_PER_RUN), ("tags", limits.MAX_TAGS_PER_RUN)]
+)
+def test_a_run_holds_up_to_its_cap_across_batches(as_member, run_id, kind, limit):
+    assert limit == 10_000
+    fill(as_member, run_id, kind, limit)
+    assert len(as_member.get(f"/api/v1/runs/{run_id}").json()[kind]) == 10_000
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("kind", "limit"), [("params", limits.MAX_PARAMS_PER_RUN), ("tags", limits.MAX_TAGS_PER_RUN)]
+)
+def test_one_key_past_the_runs_cap_is_refused_and_the_batch_writes_nothing(
+    as_member, run_id, kind, limit
+):
+    fill(as_member, run_id, kind, limit - 1)
+    body = {
+        "batch_id": "over",
+        kind: {"last": 1, "one-too-many": 2},
+        "metrics": points("m", [0]),
+    }
+    response = as_member.post(f"/api/v1/runs/{run_id}/log", body)
+    assert response.json()["error"] == {
+        "code": "invalid",
+        "message": f"a run holds at most 10,000 {kind}; this one has 9,999 and the request adds 2",
+        "field": kind,
+    }
+    run = as_member.get(f"/api/v1/runs/{run_id}").json()
+    assert (len(run[kind]), run["metrics"]) == (9_999, {})
+    # Keys it already has, and (for tags) removals, still go through at the cap.
+    fill(as_member, run_id, kind, 1, prefix="last")
+    again = {"batch_id": "again", kind: {"k0": 0, **({"k1": None} if kind == "tags" else {})}}
+    assert as_member.post(f"/api/v1/runs/{run_id}/log", again).status_code == 200
+
+
+@pytest.mark.django_db
+def test_tags_set_by_an_edit_count_towards_the_cap(as_member, run_id):
+    fill(as_member, run_id, "tags", limits.MAX_TAGS_PER_RUN)
+    response = as_member.patch(f"/api/v1/runs/{run_id}", {"tags": {"k0": None, "new": "a"}})
+    assert response.status_code == 200  # one removed, one added: still 10,000
+    response = as_member.patch(f"/api/v1/runs/{run_id}", {"tags": {"newer": "b"}})
+    assert error(response) == (400, "tags")

@@ -12,6 +12,7 @@ from django.utils import timezone
 from apps.accounts.models import ApiToken, TokenKind
 from apps.accounts.services import token_create, token_revoke
 from apps.core.errors import Invalid
+from apps.core.ids import id_parse
 from apps.core.throttles import login_attempt_wait
 from apps.portal.views.base import ANYONE, SIGNED_IN, PortalView
 
@@ -82,7 +83,7 @@ class TokensView(PortalView):
 
 
 def _int(value: str) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise Http404("token not found") from None
+    pk = id_parse(value)
+    if pk is None:
+        raise Http404("token not found")
+    return pk

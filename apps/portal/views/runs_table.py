@@ -15,6 +15,7 @@ from django.urls import reverse
 from apps.accounts.services import token_create
 from apps.collab.models import SavedComparison
 from apps.core.errors import Conflict, Invalid
+from apps.core.ids import id_parse
 from apps.portal.models import ColumnChoice, SavedView
 from apps.portal.services import column_choice_save, saved_view_create, saved_view_delete
 from apps.portal.views.base import PortalView
@@ -237,7 +238,7 @@ class SavedViewsView(PortalView):
 
 
 def _int(value: str) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise Http404("not found") from None
+    pk = id_parse(value)
+    if pk is None:
+        raise Http404("not found")
+    return pk

@@ -72,7 +72,12 @@ RUN_CREATE_REQUEST = OpenApiExample(
 )
 RUN_RESPONSE = OpenApiExample("run", response_only=True, value=RUN_BODY)
 RUN_SEARCH_RESPONSE = OpenApiExample(
-    "runs", response_only=True, value={"results": [RUN_BODY], "next": "eyJ…"}
+    "runs",
+    response_only=True,
+    value={
+        "results": [{**RUN_BODY, "truncated": {"params": False, "metrics": False, "tags": False}}],
+        "next": "eyJ…",
+    },
 )
 LOG_REQUEST = OpenApiExample(
     "batch",

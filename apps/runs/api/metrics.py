@@ -56,7 +56,7 @@ class RunMetricHistoryApi(KirokuApi):
                 "max_points",
                 int,
                 description="downsample to at most N points "
-                "(3 to 10000), keeping each bucket's min and max and the last point",
+                "(4 to 10000), keeping the first and last points and each bucket's min and max",
             ),
             OpenApiParameter("min_step", int),
             OpenApiParameter("max_step", int),

@@ -40,10 +40,12 @@ def run_out(
     params: Mapping[str, str] | None = None,
     tags: Mapping[str, str] | None = None,
     metrics: Mapping[str, dict] | None = None,
+    truncated: Mapping[str, bool] | None = None,
     detail: bool = False,
 ) -> dict:
     """The run as JSON. ``params``/``tags``/``metrics`` default to all of the run's;
-    search passes the chosen columns. ``detail`` adds the environment, the diff, the
+    search passes the chosen columns, and ``truncated`` (which of those kinds hold
+    more than the listing carries). ``detail`` adds the environment, the diff, the
     summary and the datasets (listings leave them out to stay small)."""
     if params is None:
         params = dict(run.params.order_by("key").values_list("key", "value"))
@@ -83,6 +85,8 @@ def run_out(
         "metrics": dict(metrics),
         "deleted_at": run.deleted_at,
     }
+    if truncated is not None:
+        body["truncated"] = dict(truncated)
     if detail:
         body["environment"] = run.environment
         body["git"]["diff"] = run.git_diff

@@ -49,7 +49,9 @@ class ProjectRunsApi(KirokuApi):
             OpenApiParameter(
                 "columns",
                 str,
-                description="comma-separated params./metrics./tags. keys to return (default: all)",
+                description="comma-separated params./metrics./tags. keys to return (at most "
+                "200); without it, each run's first 100 keys of each kind, and `truncated` "
+                "says which kinds hold more",
             ),
         ],
         responses={200: dict},

@@ -117,11 +117,34 @@ def _param_condition(node: Comparison) -> Q:
         return _condition(F("value"), op, node.operands, ValueType.TEXT)
     operands = [o for o in node.operands if isinstance(o, ParamOperand)]
     if op in ("in", "not in"):
-        match = Q()
-        for operand in operands:
-            match |= _param_match(operand, "=")
+        match = _param_in(operands)
         return ~match if op == "not in" else match
     return _param_match(operands[0], op)
+
+
+def _param_in(operands: list[ParamOperand]) -> Q:
+    """The OR of ``_param_match(operand, "=")`` over the operands, as at most three
+    SQL ``IN``s rather than one OR per value (a thousand nested ORs are deeper than
+    SQLite parses): numeric rows against the numbers, text rows against the numeric
+    literals' text, and every row against the literals that are not numbers."""
+    numbers = [o.number for o in operands if o.number is not None]
+    number_texts = [o.text for o in operands if o.number is not None]
+    texts = [o.text for o in operands if o.number is None]
+    parts: list[Q] = []
+    if numbers:
+        numeric = Q(value_num__isnull=False) & _condition(
+            F("value_num"), "in", tuple(numbers), ValueType.NUMBER
+        )
+        textual = Q(value_num__isnull=True) & _condition(
+            F("value"), "in", tuple(number_texts), ValueType.TEXT
+        )
+        parts += [numeric, textual]
+    if texts:
+        parts.append(_condition(F("value"), "in", tuple(texts), ValueType.TEXT))
+    match = parts[0]
+    for part in parts[1:]:
+        match |= part
+    return match
 
 
 def _param_match(operand: ParamOperand, op: str) -> Q:

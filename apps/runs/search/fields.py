@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from apps.core.times import OUT_OF_RANGE, as_utc
 from apps.runs.search.lexer import PREFIXES, Kind, Lexer, Token
 from apps.runs.validation import number_or_none
 
@@ -212,4 +213,11 @@ def _time(field: Field, token: Token, lexer: Lexer) -> datetime:
             "write an ISO-8601 time such as '2024-05-01T12:00:00Z' or epoch milliseconds",
         ) from None
     # A time without an offset is read as UTC, the server's zone.
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+    utc = as_utc(parsed)
+    if utc is None:
+        raise lexer.error(
+            token.position,
+            f"{field.label} cannot be compared with {token.describe()}: {OUT_OF_RANGE}",
+            "write an ISO-8601 time such as '2024-05-01T12:00:00Z' or epoch milliseconds",
+        )
+    return utc

@@ -20,7 +20,8 @@ from apps.core.floats import NON_FINITE_IN
 from apps.core.times import time_clean
 from apps.runs import limits
 
-_KEY_RE = re.compile(r"^[\w\-. /]+$")
+# fullmatch, not ^...$: "$" also matches before a final newline.
+_KEY_RE = re.compile(r"[\w\-. /]+")
 _NUMBER_RE = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 _BATCH_ID_RE = re.compile(limits.BATCH_ID_PATTERN)
 
@@ -33,7 +34,7 @@ def key_clean(value: Any, *, field: str) -> str:
     key = unicodedata.normalize("NFC", value)
     if not 1 <= len(key) <= limits.MAX_KEY_LENGTH:
         raise Invalid(f"key must be 1 to {limits.MAX_KEY_LENGTH} characters", field=field)
-    if not _KEY_RE.match(key):
+    if not _KEY_RE.fullmatch(key):
         raise Invalid(
             "key may contain only letters, digits, '_', '-', '.', '/' and spaces", field=field
         )
@@ -60,7 +61,7 @@ def value_as_text(value: Any, *, field: str, max_length: int) -> str:
 
 def number_or_none(text: str) -> float | None:
     """The number a param's text spells, or None (so '1e-3' compares as 0.001)."""
-    if not _NUMBER_RE.match(text.strip()):
+    if not _NUMBER_RE.fullmatch(text.strip()):
         return None
     number = float(text)
     return number if math.isfinite(number) else None
@@ -136,11 +137,13 @@ def text_clean(value: Any, *, field: str, max_length: int, default: str = "") ->
     return value
 
 
-def _optional_int(value: Any, *, field: str, minimum: int = 0) -> int | None:
+def _optional_int(
+    value: Any, *, field: str, minimum: int = 0, maximum: int = limits.MAX_BIGINT
+) -> int | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise Invalid(f"must be an integer of at least {minimum}", field=field)
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
+        raise Invalid(f"must be an integer from {minimum} to {maximum}", field=field)
     return value
 
 
@@ -286,7 +289,7 @@ def log_batch_clean(data: Any, *, now: datetime) -> LogBatchIn:
         raise Invalid("request body must be a JSON object")
     fields_known(data, LOG_FIELDS)
     batch_id = data.get("batch_id")
-    if not isinstance(batch_id, str) or not _BATCH_ID_RE.match(batch_id):
+    if not isinstance(batch_id, str) or not _BATCH_ID_RE.fullmatch(batch_id):
         raise Invalid(
             "batch_id is required: 1 to 64 characters of letters, digits, '_', '-', '.', ':'",
             field="batch_id",

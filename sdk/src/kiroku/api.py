@@ -121,8 +121,10 @@ class Runs:
 class ApiRun:
     """A run as the server describes it. ``params`` and ``tags`` are text; ``metrics``
     maps each key to its last value (NaN as ``float('nan')``), ``metric_summaries`` to
-    ``{last, min, max, count, last_step, last_timestamp}``. ``summary`` and ``datasets``
-    are fetched on first use when the run came from a search."""
+    ``{last, min, max, count, last_step, last_timestamp}``: all of them, always (a
+    search result with more keys than a listing carries reads the rest on first use).
+    ``summary`` and ``datasets`` are fetched on first use when the run came from a
+    search."""
 
     def __init__(self, api: Api, data: dict[str, Any], *, detailed: bool = False) -> None:
         self._api = api
@@ -146,18 +148,26 @@ class ApiRun:
             self._detailed = True
         return self.data
 
+    def _all(self, kind: str) -> dict[str, Any]:
+        """The run's ``params``, ``tags`` or ``metrics``, every one of them: a search
+        without ``columns`` carries a run's first keys of each kind only, and says
+        which it cut (``truncated``); those are read from the run itself, once."""
+        if (self.data.get("truncated") or {}).get(kind):
+            self._detail()
+        return dict(self.data.get(kind) or {})
+
     @property
     def params(self) -> dict[str, str]:
-        return dict(self.data.get("params") or {})
+        return self._all("params")
 
     @property
     def tags(self) -> dict[str, str]:
-        return dict(self.data.get("tags") or {})
+        return self._all("tags")
 
     @property
     def metric_summaries(self) -> dict[str, dict[str, Any]]:
         result = {}
-        for key, summary in (self.data.get("metrics") or {}).items():
+        for key, summary in self._all("metrics").items():
             decoded = dict(summary)
             for name in ("last", "min", "max"):
                 decoded[name] = _number(summary.get(name))
@@ -183,8 +193,9 @@ class ApiRun:
 
     def history(self, key: str, max_points: int | None = None) -> list[dict[str, Any]]:
         """The series of ``key`` as ``[{"step", "value", "timestamp"}]`` in step order:
-        every point, or at most ``max_points`` (the server keeps each bucket's min and
-        max and the last point). Values are floats (NaN as ``float('nan')``)."""
+        every point, or at most ``max_points``, 4 or more (the server keeps the first
+        and last points and each bucket's min and max). Values are floats (NaN as
+        ``float('nan')``)."""
         params: dict[str, Any] | None = {"key": key}
         if max_points is not None:
             params = {"key": key, "max_points": max_points}

@@ -10,8 +10,17 @@ from django.urls import reverse
 
 from apps.collab import selectors as collab_selectors
 from apps.collab import services as collab_services
-from apps.collab.models import COMMENT_MAX_LENGTH, Comment, ShareLink
+from apps.collab.models import (
+    COMMENT_MAX_LENGTH,
+    SHARE_PART_NAMES,
+    SHARE_PARTS,
+    SHARE_SHOWN,
+    SHARE_SHOWN_COMPARISON,
+    Comment,
+    ShareLink,
+)
 from apps.core.errors import Forbidden, Invalid
+from apps.core.ids import id_parse, integer_parse
 from apps.portal.views.base import PortalView
 from apps.portal.views.run.page import run_in_project
 from apps.projects.models import Role
@@ -61,23 +70,43 @@ class RunCommentsView(OnRun, PortalView):
     access = Role.VIEWER
     url_name = "portal:run-comments"
 
-    def _thread(self, request, target, *, error: str | None = None, draft: str = "",
-                status: int = 200) -> HttpResponse:  # fmt: skip
+    def _context(self, request, **more) -> dict:
         role = self.role()
-        context = {
+        return {
             "project": self.project,
             "post_url": self.post_url(**self.kwargs),
-            "threads": collab_selectors.comment_thread(target=target),
             "me": request.user.pk,
             "is_admin": role is not None and role >= Role.ADMIN,
-            "error": error,
-            "draft": draft,
             "max_length": COMMENT_MAX_LENGTH,
+            **more,
         }
+
+    def _thread(self, request, target, *, error: str | None = None, draft: str = "",
+                status: int = 200) -> HttpResponse:  # fmt: skip
+        threads = collab_selectors.comment_thread_recent(target=target)
+        context = self._context(request, threads=threads, error=error, draft=draft)
         return render(request, "portal/run/comments.html", context, status=status)
 
     def get(self, request, **kwargs) -> HttpResponse:
-        return self._thread(request, self.target(**kwargs))
+        """The thread; with ``before`` (a comment id) the threads before that one, and
+        with ``thread`` too the replies of that thread before that reply: the pieces
+        that a "show earlier" button swaps in."""
+        target = self.target(**kwargs)
+        if "before" not in request.GET:
+            return self._thread(request, target)
+        before = _comment_or_404(target, id_parse(request.GET["before"]) or -1)
+        if "thread" not in request.GET:
+            if before.parent_id is not None:
+                raise Http404("comment not found")
+            threads = collab_selectors.comment_thread_recent(target=target, before=before)
+            context = self._context(request, threads=threads)
+            return render(request, "portal/run/comment_threads.html", context)
+        thread = _comment_or_404(target, id_parse(request.GET["thread"]) or -1)
+        if before.parent_id != thread.pk:
+            raise Http404("comment not found")
+        replies = collab_selectors.comment_replies_recent(thread=thread, before=before)
+        context = self._context(request, thread=thread, replies=replies)
+        return render(request, "portal/run/comment_replies.html", context)
 
     def post(self, request, **kwargs) -> HttpResponse:
         target = self.target(**kwargs)
@@ -90,11 +119,11 @@ class RunCommentsView(OnRun, PortalView):
                     principal=self.principal,
                     target=target,
                     body=body,
-                    parent_id=int(parent) if parent and parent.isdigit() else parent,
+                    parent_id=_form_int(parent) if parent else None,
                 )
             elif action in {"edit", "delete"}:
                 raw = request.POST.get("comment", "")
-                comment = _comment_or_404(target, int(raw) if raw.isdigit() else -1)
+                comment = _comment_or_404(target, id_parse(raw) or -1)
                 if action == "edit":
                     collab_services.comment_edit(
                         principal=self.principal, comment=comment, body=body
@@ -115,12 +144,17 @@ class RunShareLinksView(OnRun, PortalView):
     access = Role.MEMBER
     url_name = "portal:run-share"
 
-    def _panel(self, request, target, *, created=None, error: str | None = None) -> HttpResponse:
+    def _panel(self, request, target, *, created=None, error: str | None = None,
+               ticked: frozenset[str] = frozenset()) -> HttpResponse:  # fmt: skip
         role = self.role()
+        is_run = isinstance(target, Run)
         context = {
             "project": self.project,
             "post_url": self.post_url(**self.kwargs),
-            "is_run": isinstance(target, Run),
+            "is_run": is_run,
+            "parts": SHARE_PARTS if is_run else (),
+            "ticked": ticked,
+            "will_show": _will_show(is_run=is_run, ticked=ticked),
             "links": collab_selectors.share_links_for(target=target),
             "created": created,
             "created_url": (
@@ -134,16 +168,26 @@ class RunShareLinksView(OnRun, PortalView):
         return render(request, "portal/run/share.html", context)
 
     def get(self, request, **kwargs) -> HttpResponse:
-        return self._panel(request, self.target(needed=Role.MEMBER, **kwargs))
+        """The panel; with ``?preview``, only its "will show" list for the boxes ticked
+        in the query (the form's own fields), which the panel reloads on every change."""
+        target = self.target(needed=Role.MEMBER, **kwargs)
+        if "preview" in request.GET:
+            context = {
+                "will_show": _will_show(
+                    is_run=isinstance(target, Run), ticked=_ticked(request.GET)
+                ),
+                "post_url": self.post_url(**self.kwargs),
+            }
+            return render(request, "portal/run/share_preview.html", context)
+        return self._panel(request, target)
 
     def post(self, request, **kwargs) -> HttpResponse:
         target = self.target(needed=Role.MEMBER, **kwargs)
+        ticked = _ticked(request.POST)
         try:
             if "revoke" in request.POST:
                 raw = request.POST["revoke"]
-                link = ShareLink.objects.filter(
-                    pk=int(raw) if raw.isdigit() else -1, **_on(target)
-                ).first()
+                link = ShareLink.objects.filter(pk=id_parse(raw) or -1, **_on(target)).first()
                 if link is None:
                     raise Http404("share link not found")
                 setattr(link, "run" if isinstance(target, Run) else "comparison", target)
@@ -153,9 +197,29 @@ class RunShareLinksView(OnRun, PortalView):
             created = collab_services.share_link_create(
                 principal=self.principal,
                 target=target,
-                expires_in=int(raw_expires) if raw_expires.isdigit() else raw_expires,
-                include_artifacts=request.POST.get("include_artifacts") == "on",
+                expires_in=_form_int(raw_expires),
+                **{f"include_{name}": name in ticked for name in SHARE_PART_NAMES},
             )
         except (Invalid, Forbidden) as exc:
-            return self._panel(request, target, error=exc.message)
+            return self._panel(request, target, error=exc.message, ticked=ticked)
         return self._panel(request, target, created=created)
+
+
+def _ticked(form) -> frozenset[str]:
+    """The SHARE_PARTS whose box (``include_<name>``) the form ticked."""
+    return frozenset(name for name in SHARE_PART_NAMES if form.get(f"include_{name}") == "on")
+
+
+def _will_show(*, is_run: bool, ticked: frozenset[str]) -> list[str]:
+    """Everything a new link will show: the defaults, then the parts ticked. A
+    comparison's page shows none of SHARE_PARTS, whatever is ticked."""
+    if not is_run:
+        return list(SHARE_SHOWN_COMPARISON)
+    return [*SHARE_SHOWN, *(part.label for part in SHARE_PARTS if part.name in ticked)]
+
+
+def _form_int(raw: str) -> int | str:
+    """An integer form field as an int when it is ASCII digits, else the text as sent
+    (which the service refuses, naming the field)."""
+    value = integer_parse(raw)
+    return raw if value is None else value
