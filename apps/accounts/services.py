@@ -48,8 +48,10 @@ def token_create(
 ) -> CreatedToken:
     """Create a personal token (no project) or a project service token.
 
-    A personal token may only be created by its owner (or staff). A service token
-    needs the admin role in its project and a role of viewer or member.
+    A personal token may only be created by its owner, signed in as themselves (or
+    staff); a service token never creates tokens (Forbidden). A service token needs
+    the admin role in its project and a role of viewer or member; ``owner`` is
+    recorded as its creator, who does not own it (it is the project's).
     """
     name = (name or "").strip()
     if not name or len(name) > TOKEN_NAME_MAX:
@@ -59,10 +61,14 @@ def token_create(
     if project is None:
         if role is not None:
             raise Invalid("a role is only given to a project service token", field="role")
-        if not principal.is_system and not principal.is_staff and principal.user != owner:
-            raise not_found("user")
         if principal.service_token is not None:
             raise Forbidden("a service token cannot create tokens")
+        if (
+            not principal.is_system
+            and not principal.is_staff
+            and not principal.owns(user_id=owner.pk)
+        ):
+            raise not_found("user")
         kind = TokenKind.PERSONAL
     else:
         require_role(principal, project, Role.ADMIN)
@@ -100,17 +106,16 @@ def token_create(
 
 
 def token_revoke(*, principal: Principal, token: ApiToken) -> ApiToken:
-    """Revoke a token (idempotent). Its owner may revoke it; a project admin may
-    revoke the project's service tokens."""
-    allowed = (
-        principal.is_system
-        or principal.is_staff
-        or (principal.service_token is None and principal.user == token.user)
-    )
-    if not allowed and token.project is not None:
-        require_role(principal, token.project, Role.ADMIN)
-        allowed = True
-    if not allowed:
+    """Revoke a token (idempotent). A personal token: its owner (signed in or through
+    a personal token, never through a service token they created) or staff; anyone
+    else gets NotFound. A service token is the project's: its project's admins or
+    staff (a reader of the project gets Forbidden, anyone else NotFound), not its
+    creator as such."""
+    if principal.is_system or principal.is_staff:
+        pass
+    elif token.kind == TokenKind.SERVICE:
+        require_role(principal, token.project, Role.ADMIN, what="token")
+    elif not principal.owns(user_id=token.user_id):
         raise not_found("token")
     if token.revoked_at is not None:
         return token
@@ -157,7 +162,7 @@ def new_user_validate(*, username: str, email: str, password: str) -> NewUser:
     and password (Django's password validators). Raises Invalid or Conflict naming the
     field."""
     username = (username or "").strip()
-    if not USERNAME_RE.match(username):
+    if not USERNAME_RE.fullmatch(username):
         raise Invalid(
             f"a username is 1 to {USERNAME_MAX} letters, digits, '.', '_' and '-', "
             "starting and ending with a letter or digit",
@@ -198,9 +203,9 @@ def user_signup(*, username: str, email: str, password: str) -> User:
 
 
 def _require_self(principal: Principal, user: User) -> None:
-    if principal.service_token is not None or principal.user is None:
+    if principal.person is None:
         raise Forbidden("only the user, signed in, changes their account")
-    if principal.user.pk != user.pk:
+    if not principal.owns(user_id=user.pk):
         raise not_found("user")
 
 

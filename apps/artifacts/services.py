@@ -131,6 +131,7 @@ def artifact_create(
                 method=UploadMethod.MULTIPART if multipart else UploadMethod.PUT,
                 upload_id=upload_id,
                 part_size=part_size_for(data.size) if multipart else None,
+                # Attribution only, as a run's author (apps/runs/services.py).
                 created_by=principal.user,
             )
             _audit(principal, artifact, audit_actions.ARTIFACT_CREATE, size=data.size)

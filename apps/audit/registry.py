@@ -93,3 +93,10 @@ DESTINATION_TEST = register(
 RULE_CREATE = register("rule.create", "{actor} added notification rule {target}")
 RULE_UPDATE = register("rule.update", "{actor} edited notification rule {target}")
 RULE_DELETE = register("rule.delete", "{actor} removed notification rule {target}")
+
+# Service tokens act only through their role (#15): whether a project's service tokens
+# keep working after their creator leaves it.
+SETTINGS_SERVICE_TOKENS = register(
+    "settings.service_tokens",
+    "{actor} changed whether service tokens outlive their creator in project {target}",
+)

@@ -17,10 +17,14 @@ VIEW_NAME_MAX = 100
 
 
 def column_choice_save(*, principal: Principal, project: Project, columns: str) -> None:
-    """Remember ``columns`` (already valid) as the user's choice for the project."""
+    """Remember ``columns`` (already valid) as the user's choice for the project. A
+    principal that is no person (a service token) has no choices to remember: nothing
+    is saved."""
     require_role(principal, project, Role.VIEWER)
+    if principal.person is None:
+        return
     ColumnChoice.objects.update_or_create(
-        user=principal.user,
+        user=principal.person,
         project=project,
         defaults={"columns": columns, "updated_at": timezone.now()},
     )
@@ -52,14 +56,14 @@ def saved_view_create(
                 filter=filter,
                 order_by=order_by,
                 columns=columns,
-                created_by=principal.user,
+                created_by=principal.person,
             )
     except IntegrityError:
         raise Conflict(f"a view named {name!r} exists in this project", field="name") from None
 
 
 def saved_view_delete(*, principal: Principal, view: SavedView) -> None:
-    """Delete a saved view: its creator, or a project admin."""
-    if view.created_by_id != getattr(principal.user, "pk", None):
+    """Delete a saved view: its creator (as themselves), or a project admin."""
+    if not principal.owns(user_id=view.created_by_id):
         require_role(principal, view.project, Role.ADMIN)
     view.delete()

@@ -3,7 +3,8 @@
 viewer < member < admin. Viewers read and comment; members also create and edit
 runs; admins also manage members and tokens, delete and restore runs, and read the
 audit log. Site staff act as admin everywhere. A service token acts only on its own
-project, with its own role.
+project, with its own role, and never as its creator: whether a comment, a link or a
+token is "one's own" is decided by ``Principal.owns`` alone.
 """
 
 from __future__ import annotations
@@ -28,19 +29,19 @@ def role_for(principal: Principal, project: Project, *, allow_deleted: bool = Fa
         return Role(token.role) if token.project_id == project.pk else None
     if principal.is_staff:
         return Role.ADMIN
-    if principal.user is None:
+    person = principal.person
+    if person is None:
         return None
     cache = getattr(project, "_role_cache", None)
-    if cache is not None and principal.user is not None and principal.user.pk in cache:
-        return cache[principal.user.pk]
+    if cache is not None and person.pk in cache:
+        return cache[person.pk]
     role = (
-        Membership.objects.filter(project=project, user=principal.user)
+        Membership.objects.filter(project=project, user=person)
         .values_list("role", flat=True)
         .first()
     )
     resolved = Role(role) if role is not None else None
-    if principal.user is not None:
-        project._role_cache = {**(cache or {}), principal.user.pk: resolved}
+    project._role_cache = {**(cache or {}), person.pk: resolved}
     return resolved
 
 

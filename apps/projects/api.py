@@ -18,6 +18,7 @@ PROJECT_EXAMPLE = {
     "deleted_at": None,
     "baseline": {"mode": "best", "metric": "val/acc", "goal": "max"},
     "primary_metrics": ["val/acc"],
+    "service_tokens_outlive_creator": False,
     "role": "admin",
 }
 
@@ -31,6 +32,7 @@ def project_out(project: Project, role: Role | None = None) -> dict:
         "deleted_at": project.deleted_at,
         "baseline": project.baseline,
         "primary_metrics": project.primary_metrics,
+        "service_tokens_outlive_creator": project.service_tokens_outlive_creator,
     }
     if role is not None:
         body["role"] = role.label
@@ -73,6 +75,8 @@ class ProjectUpdateInput(serializers.Serializer):
     # Checked by the service (apps/projects/comparison.py), which names the field.
     baseline = serializers.JSONField(required=False, allow_null=True)
     primary_metrics = serializers.JSONField(required=False, allow_null=True)
+    # Off (the default): a service token stops working when its creator leaves.
+    service_tokens_outlive_creator = serializers.BooleanField(default=None, allow_null=True)
 
 
 class ProjectListApi(KirokuApi):
@@ -129,6 +133,11 @@ class ProjectDetailApi(KirokuApi):
         responses={200: dict},
         examples=[
             OpenApiExample("rename", request_only=True, value={"name": "Vision models"}),
+            OpenApiExample(
+                "service tokens outlive their creator",
+                request_only=True,
+                value={"service_tokens_outlive_creator": True},
+            ),
             OpenApiExample(
                 "comparison settings",
                 request_only=True,

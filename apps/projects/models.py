@@ -41,6 +41,9 @@ class Project(models.Model):
     deleted_at = models.DateTimeField(null=True, blank=True)
     # Admins may turn share links off; existing links then stop working at once.
     sharing_enabled = models.BooleanField(default=True)
+    # Off: a service token stops authenticating once its creator has no role in the
+    # project (apps/accounts/authentication.py); admins may let tokens outlive them.
+    service_tokens_outlive_creator = models.BooleanField(default=False)
     # What new runs are compared with, and the metrics that matter most
     # (apps/projects/comparison.py validates both).
     baseline = models.JSONField(default=dict, blank=True)

@@ -17,7 +17,9 @@ def project_list_for_principal(*, principal: Principal) -> QuerySet[Project]:
         return projects.filter(pk=token.project_id)
     if principal.is_staff or principal.is_system:
         return projects
-    return projects.filter(memberships__user=principal.user)
+    if principal.person is None:
+        return projects.none()
+    return projects.filter(memberships__user=principal.person)
 
 
 def project_get_for_principal(

@@ -22,6 +22,9 @@ from apps.projects.models import SLUG_RE, Membership, Project, Role
 UNSET: Any = object()
 PROJECT_NAME_MAX = 200
 PROJECT_DESCRIPTION_MAX = 10_000
+# Audited apart from the other settings (settings.service_tokens): it decides who
+# may keep acting in the project.
+OUTLIVE = "service_tokens_outlive_creator"
 
 
 def _validate_project_fields(*, name: str | None, description: str | None) -> None:
@@ -36,9 +39,10 @@ def _validate_project_fields(*, name: str | None, description: str | None) -> No
 
 def project_create(*, principal: Principal, slug: str, name: str, description: str = "") -> Project:
     """Create a project; its creator becomes its admin."""
-    if principal.user is None or principal.service_token is not None:
+    creator = principal.person
+    if creator is None:
         raise Forbidden("only a user (personal token) can create projects")
-    if not isinstance(slug, str) or not re.match(SLUG_RE, slug):
+    if not isinstance(slug, str) or not re.fullmatch(SLUG_RE, slug):
         raise Invalid(
             "slug must be 1 to 64 lowercase letters, digits and hyphens, "
             "starting and ending with a letter or digit",
@@ -48,9 +52,9 @@ def project_create(*, principal: Principal, slug: str, name: str, description: s
     try:
         with transaction.atomic():
             project = Project.objects.create(
-                slug=slug, name=name.strip(), description=description, created_by=principal.user
+                slug=slug, name=name.strip(), description=description, created_by=creator
             )
-            Membership.objects.create(project=project, user=principal.user, role=Role.ADMIN)
+            Membership.objects.create(project=project, user=creator, role=Role.ADMIN)
             audit_record(
                 principal=principal,
                 action=audit_actions.PROJECT_CREATE,
@@ -72,10 +76,18 @@ def project_update(
     description: str | None = None,
     baseline: object = UNSET,
     primary_metrics: object = UNSET,
+    service_tokens_outlive_creator: bool | None = None,
 ) -> Project:
-    """Change a project's settings (admins). Arguments left out stay as they are."""
+    """Change a project's settings (admins). Arguments left out stay as they are.
+    Whether service tokens outlive their creator is recorded as its own audit event
+    (``settings.service_tokens``), the rest as ``settings.update``."""
     require_role(principal, project, Role.ADMIN)
     _validate_project_fields(name=name, description=description)
+    if (
+        service_tokens_outlive_creator is not None
+        and type(service_tokens_outlive_creator) is not bool
+    ):
+        raise Invalid(f"{OUTLIVE} must be true or false", field=OUTLIVE)
     changes: dict[str, Any] = {}
     if name is not None and name.strip() != project.name:
         changes["name"] = name.strip()
@@ -93,6 +105,11 @@ def project_update(
         parsed_metrics = primary_metrics_parse(primary_metrics)
         if parsed_metrics != project.primary_metrics:
             changes["primary_metrics"] = parsed_metrics
+    if (
+        service_tokens_outlive_creator is not None
+        and service_tokens_outlive_creator != project.service_tokens_outlive_creator
+    ):
+        changes[OUTLIVE] = service_tokens_outlive_creator
     if not changes:
         return project
     with transaction.atomic():
@@ -100,15 +117,26 @@ def project_update(
         for field, value in changes.items():
             setattr(project, field, value)
         project.save(update_fields=list(changes))
-        audit_record(
-            principal=principal,
-            action=audit_actions.SETTINGS_UPDATE,
-            project=project,
-            target_type="project",
-            target_id=project.pk,
-            target_label=project.slug,
-            metadata={"before": before, "after": changes},
-        )
+        audited = {"target_type": "project", "target_id": project.pk, "target_label": project.slug}
+        if OUTLIVE in changes:
+            audit_record(
+                principal=principal,
+                action=audit_actions.SETTINGS_SERVICE_TOKENS,
+                project=project,
+                metadata={
+                    "before": {OUTLIVE: before.pop(OUTLIVE)},
+                    "after": {OUTLIVE: changes.pop(OUTLIVE)},
+                },
+                **audited,
+            )
+        if changes:
+            audit_record(
+                principal=principal,
+                action=audit_actions.SETTINGS_UPDATE,
+                project=project,
+                metadata={"before": before, "after": changes},
+                **audited,
+            )
     return project
 
 

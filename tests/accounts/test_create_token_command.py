@@ -163,3 +163,17 @@ def test_an_expiry_beyond_the_calendar_is_refused(admin):
     with pytest.raises(CommandError):
         create_token("alice_admin", "--expires-days", "3000000")
     assert not ApiToken.objects.exists()
+
+
+def test_a_project_token_for_someone_outside_the_project_comes_with_a_warning(outsider, project):
+    stdout, stderr = create_token("mallory_outsider", "--project", "vision")
+    assert _token_line(stdout).startswith("krk_")
+    assert (
+        "Warning: mallory_outsider has no role in project 'vision', so this token will not "
+        "work until they do (or until the project lets service tokens outlive their creator)."
+    ) in stderr
+
+
+def test_a_project_token_for_a_member_comes_without_a_warning(admin, project):
+    _, stderr = create_token("alice_admin", "--project", "vision")
+    assert "Warning" not in stderr

@@ -273,3 +273,60 @@ def test_another_user_cannot_revoke_a_personal_token(admin, outsider):
     with pytest.raises(NotFound):
         token_revoke(principal=_principal(outsider), token=created.token)
     assert ApiToken.objects.get(pk=created.token.pk).revoked_at is None
+
+
+# --- a service token is the project's, never its creator's --------------------------------
+
+
+def test_a_service_token_cannot_revoke_its_creators_personal_token(admin, project):
+    personal = token_create(principal=_principal(admin), owner=admin, name="laptop").token
+    secret = make_token(admin, project=project, role=Role.MEMBER, name="ci")
+    with pytest.raises(NotFound):
+        token_revoke(principal=_principal(admin, secret), token=personal)
+    assert ApiToken.objects.get(pk=personal.pk).revoked_at is None
+
+
+@pytest.mark.parametrize("role", [Role.VIEWER, Role.MEMBER])
+def test_a_service_token_cannot_revoke_its_creators_other_service_token(admin, project, role):
+    target = token_create(
+        principal=_principal(admin), owner=admin, name="nightly", project=project
+    ).token
+    secret = make_token(admin, project=project, role=role, name="ci")
+    with pytest.raises(Forbidden) as raised:
+        token_revoke(principal=_principal(admin, secret), token=target)
+    assert raised.value.message == "this needs the admin role in project 'vision'"
+    assert ApiToken.objects.get(pk=target.pk).revoked_at is None
+
+
+def test_a_service_token_cannot_revoke_itself(admin, project):
+    secret = make_token(admin, project=project, role=Role.MEMBER, name="ci")
+    token = ApiToken.objects.get(token_hash=token_hash(secret))
+    with pytest.raises(Forbidden):
+        token_revoke(principal=_principal(admin, secret), token=token)
+    assert ApiToken.objects.get(pk=token.pk).revoked_at is None
+
+
+def test_a_creator_who_is_no_longer_admin_cannot_revoke_the_projects_service_token(
+    admin, member, project
+):
+    # The token is the project's: its creator revokes it as a project admin, or not at all.
+    created = token_create(principal=_principal(admin), owner=member, name="ci", project=project)
+    with pytest.raises(Forbidden):
+        token_revoke(principal=_principal(member), token=created.token)
+    assert ApiToken.objects.get(pk=created.token.pk).revoked_at is None
+
+
+def test_a_personal_token_revokes_another_of_its_users_tokens(admin):
+    # A personal token acts as its user, so it may do what the user may.
+    laptop = token_create(principal=_principal(admin), owner=admin, name="laptop")
+    old = token_create(principal=_principal(admin), owner=admin, name="old").token
+    token_revoke(principal=_principal(admin, laptop.secret), token=old)
+    assert ApiToken.objects.get(pk=old.pk).revoked_at is not None
+
+
+def test_a_service_token_cannot_create_a_token_for_anyone(admin, member, project):
+    secret = make_token(admin, project=project, role=Role.MEMBER, name="ci")
+    with pytest.raises(Forbidden) as raised:
+        token_create(principal=_principal(admin, secret), owner=member, name="theirs")
+    assert raised.value.message == "a service token cannot create tokens"
+    assert ApiToken.objects.count() == 1

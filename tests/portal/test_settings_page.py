@@ -101,8 +101,9 @@ def test_the_page_lists_members_sections_and_placeholders(admin, portal_as, proj
         assert f'<h2 id="{section}-title">{heading}</h2>' in html
     assert "Coming later:" not in html
     assert '<a href="/projects/vision/audit" id="audit-link">open the audit log</a>' in html
-    # Two forms per member; the project, add-member, new-token, sharing and sign-out forms.
-    assert html.count('name="csrfmiddlewaretoken"') == 2 * 3 + 5
+    # Two forms per member; the project, add-member, new-token, service-token policy,
+    # sharing and sign-out forms.
+    assert html.count('name="csrfmiddlewaretoken"') == 2 * 3 + 6
 
 
 def test_an_unknown_action_is_a_400(admin, portal_as, project):
@@ -364,3 +365,57 @@ def test_a_script_in_a_token_name_stays_text(admin, portal_as, project):
     assert response.status_code == 200
     assert "<script>alert(1)" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+# ---- service tokens and their creator ------------------------------------------
+
+
+def test_a_token_whose_creator_left_shows_as_stopped(admin, member, portal_as, project):
+    make_token(member, project=project, role=Role.MEMBER, name="bob-ci")
+    make_token(admin, project=project, role=Role.MEMBER, name="alice-ci")
+    Membership.objects.filter(project=project, user=member).delete()
+    html = text(portal_as(admin).get(PAGE))
+    rows = re.findall(r'<tr data-token="\d+">(.*?)</tr>', html, re.S)
+    states = {
+        re.search(r'<th scope="row">([^<]+)</th>', row).group(1): re.findall(
+            r"<td>([^<]*)</td>", row
+        )[-1]
+        for row in rows
+    }
+    assert states == {"bob-ci": "stopped: its creator left", "alice-ci": "active"}
+    assert "It stops working when that person leaves the project" in html
+
+
+def test_the_admin_lets_tokens_outlive_their_creator(admin, member, portal_as, project):
+    make_token(member, project=project, role=Role.MEMBER, name="bob-ci")
+    Membership.objects.filter(project=project, user=member).delete()
+    client = portal_as(admin)
+    response = client.post(PAGE, {"action": "service_tokens", "outlive_creator": "on"})
+    assert response.status_code == 302
+    assert response["Location"] == f"{PAGE}#tokens"
+    project.refresh_from_db()
+    assert project.service_tokens_outlive_creator is True
+    [event] = events("settings.service_tokens")
+    assert event.metadata["after"] == {"service_tokens_outlive_creator": True}
+    html = text(client.get(PAGE))
+    assert "Service tokens now keep working after their creator leaves." in html
+    assert "stopped: its creator left" not in html
+    assert 'id="outlive-creator" name="outlive_creator" checked' in html
+
+
+def test_unticking_the_box_turns_the_setting_off(admin, portal_as, project):
+    project.service_tokens_outlive_creator = True
+    project.save(update_fields=["service_tokens_outlive_creator"])
+    response = portal_as(admin).post(PAGE, {"action": "service_tokens"})
+    assert response.status_code == 302
+    project.refresh_from_db()
+    assert project.service_tokens_outlive_creator is False
+    [event] = events("settings.service_tokens")
+    assert event.metadata["after"] == {"service_tokens_outlive_creator": False}
+
+
+def test_a_member_cannot_change_the_setting(member, portal_as, project):
+    response = portal_as(member).post(PAGE, {"action": "service_tokens", "outlive_creator": "on"})
+    assert response.status_code == 403
+    project.refresh_from_db()
+    assert project.service_tokens_outlive_creator is False

@@ -2,6 +2,11 @@
 
 A project or run a principal may not read answers exactly like one that does not
 exist (404); one it may read but not change answers 403.
+
+The two service tokens of the project (``viewer_token``, ``member_token``) and the
+other project's token are all created by the admin, and the comment and share link
+the "own" rules guard are the admin's: a token that acted as its creator would pass
+them. A service token acts only through its role.
 """
 
 from __future__ import annotations
@@ -32,7 +37,16 @@ MISSING = {
     "reported_run_id": "0" * 32,
 }
 
-PERSONAS = ("admin", "member", "viewer", "outsider", "service", "other_token", "staff")
+PERSONAS = (
+    "admin",
+    "member",
+    "viewer",
+    "outsider",
+    "viewer_token",
+    "member_token",
+    "other_token",
+    "staff",
+)
 
 
 @dataclass(frozen=True)
@@ -44,7 +58,8 @@ class Expect:
     member: int
     viewer: int
     outsider: int
-    service: int
+    viewer_token: int
+    member_token: int
     other_token: int
     staff: int
     # the 403's message when it is not about the role
@@ -52,26 +67,27 @@ class Expect:
 
 
 # fmt: off
-#                         needs     admin member viewer outsider service other staff
-READ            = Expect("viewer",  200,  200,   200,   404,     200,    404,  200)
-READ_REDIRECT   = Expect("viewer",  302,  302,   302,   404,     302,    404,  302)
-COMMENT_CREATE  = Expect("viewer",  201,  201,   201,   404,     201,    404,  201)
-# The comment and the share link are the member's own.
-AUTHOR_EDIT     = Expect("viewer",  403,  200,   403,   404,     403,    404,  403,
+#                        needs      admin member viewer outsider viewer   member  other  staff
+#                                                                token    token   token
+READ            = Expect("viewer",  200,  200,   200,   404,     200,     200,    404,   200)
+READ_REDIRECT   = Expect("viewer",  302,  302,   302,   404,     302,     302,    404,   302)
+COMMENT_CREATE  = Expect("viewer",  201,  201,   201,   404,     201,     201,    404,   201)
+# The comment and the share link are the admin's, who created every token.
+AUTHOR_EDIT     = Expect("viewer",  200,  403,   403,   404,     403,     403,    404,   403,
                          "only its author can edit a comment")
-AUTHOR_DELETE   = Expect("viewer",  204,  204,   403,   404,     403,    404,  204,
+AUTHOR_DELETE   = Expect("viewer",  204,  403,   403,   404,     403,     403,    404,   204,
                          "only its author or a project admin can delete a comment")
-CREATOR_REVOKE  = Expect("viewer",  204,  204,   403,   404,     403,    404,  204,
+CREATOR_REVOKE  = Expect("viewer",  204,  403,   403,   404,     403,     403,    404,   204,
                          "only its creator or a project admin can revoke a share link")
-RUN_CREATE      = Expect("member",  201,  201,   403,   404,     201,    404,  201)
-RUN_WRITE       = Expect("member",  200,  200,   403,   404,     200,    404,  200)
-ADMIN_200       = Expect("admin",   200,  403,   403,   404,     403,    404,  200)
-ADMIN_201       = Expect("admin",   201,  403,   403,   404,     403,    404,  201)
-ADMIN_204       = Expect("admin",   204,  403,   403,   404,     403,    404,  204)
+RUN_CREATE      = Expect("member",  201,  201,   403,   404,     403,     201,    404,   201)
+RUN_WRITE       = Expect("member",  200,  200,   403,   404,     403,     200,    404,   200)
+ADMIN_200       = Expect("admin",   200,  403,   403,   404,     403,     403,    404,   200)
+ADMIN_201       = Expect("admin",   201,  403,   403,   404,     403,     403,    404,   201)
+ADMIN_204       = Expect("admin",   204,  403,   403,   404,     403,     403,    404,   204)
 # A deleted project is hidden from all but admins; its service tokens stop authenticating.
-RESTORE_PROJECT = Expect("admin",   200,  404,   404,   404,     401,    404,  200)
+RESTORE_PROJECT = Expect("admin",   200,  404,   404,   404,     401,     401,    404,   200)
 # Only admins learn that a deleted run exists.
-RESTORE_RUN     = Expect("admin",   200,  404,   404,   404,     404,    404,  200)
+RESTORE_RUN     = Expect("admin",   200,  404,   404,   404,     404,     404,    404,   200)
 # fmt: on
 
 
@@ -133,6 +149,7 @@ ENDPOINTS = [
     Endpoint("POST", "/artifacts/{multipart_id}/parts", {"sha256": ["0" * 64] * 13}, RUN_WRITE),
     Endpoint("GET", R + "/comments", None, READ),
     Endpoint("POST", R + "/comments", {"body": "nice run"}, COMMENT_CREATE),
+    Endpoint("GET", "/comments/{comment_id}/replies", None, READ),
     Endpoint("PATCH", "/comments/{comment_id}", {"body": "edited"}, AUTHOR_EDIT),
     Endpoint("DELETE", "/comments/{comment_id}", None, AUTHOR_DELETE),
     Endpoint("GET", R + "/share-links", None, RUN_WRITE),
@@ -179,10 +196,10 @@ def _closed_port() -> int:
 
 
 @pytest.fixture
-def artifact_ids(api_as, member, run_id, project, settings) -> dict[str, str]:
+def artifact_ids(api_as, admin, member, run_id, project, settings) -> dict[str, str]:
     """A complete artifact, a single-PUT one whose bytes are sent but not completed,
-    and a pending multipart one; a comment, a share link, a Slack destination (whose
-    Slack answers nothing) and a rule."""
+    and a pending multipart one; the admin's comment and share link, a Slack
+    destination (whose Slack answers nothing) and a rule."""
     from tests.artifacts.helpers import declare, transfer_put, upload
     from tests.notifications.helpers import rule, slack_destination
 
@@ -198,10 +215,11 @@ def artifact_ids(api_as, member, run_id, project, settings) -> dict[str, str]:
         f"{API}/runs/{run_id}/artifacts",
         {"path": "big.bin", "size": 100 * 1024 * 1024, "sha256": "0" * 64},
     ).json()
-    comment = client.post(f"{API}/runs/{run_id}/comments", {"body": "first!"}).json()
     reported = client.post(f"{API}/projects/vision/runs", {"name": "ci"}).json()["id"]
     assert client.post(f"{API}/runs/{reported}/ci-report", {}).status_code == 201
-    link = client.post(f"{API}/runs/{run_id}/share-links", {}).json()
+    as_admin = api_as(admin)
+    comment = as_admin.post(f"{API}/runs/{run_id}/comments", {"body": "first!"}).json()
+    link = as_admin.post(f"{API}/runs/{run_id}/share-links", {}).json()
     return {
         "artifact_id": complete["id"],
         "pending_id": pending["id"],
@@ -227,7 +245,8 @@ def client_for(request, api_as, staff):
         "member": "as_member",
         "viewer": "as_viewer",
         "outsider": "as_outsider",
-        "service": "as_service",
+        "viewer_token": "as_viewer_service",
+        "member_token": "as_service",
         "other_token": "as_other_project_token",
     }
 
@@ -398,18 +417,21 @@ def test_me_with_a_personal_token(api_as, member):
     }
 
 
-def test_me_with_a_service_token(api_as, admin, project):
+def test_me_with_a_service_token_names_the_token_not_its_creator(api_as, admin, project):
     expires = datetime(2099, 1, 2, 3, 4, 5, tzinfo=UTC)
     secret = make_token(admin, project=project, role=Role.VIEWER, name="ci", expires_at=expires)
     response = api_as(secret).get(f"{API}/me")
     assert response.status_code == 200
-    assert response.json()["token"] == {
-        "name": "ci",
-        "kind": "service",
-        "prefix": secret[:12],
-        "project": "vision",
-        "role": "viewer",
-        "expires_at": "2099-01-02T03:04:05Z",
+    assert response.json() == {
+        "user": None,
+        "token": {
+            "name": "ci",
+            "kind": "service",
+            "prefix": secret[:12],
+            "project": "vision",
+            "role": "viewer",
+            "expires_at": "2099-01-02T03:04:05Z",
+        },
     }
 
 

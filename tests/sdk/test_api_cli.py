@@ -74,6 +74,18 @@ def test_login_checks_the_token_says_who_you_are_and_saves_it(server, token, cap
     assert stat.S_IMODE(credentials_path().stat().st_mode) == 0o600
 
 
+def test_login_with_a_service_token_names_the_token_not_its_creator(server, admin, project, capsys):
+    from apps.projects.models import Role
+    from tests.factories import make_token
+
+    secret = make_token(admin, project=project, role=Role.VIEWER, name="ci")
+    assert main(["login", "--url", server, "--token", secret]) == 0
+    out = capsys.readouterr().out
+    assert f"Logged in to {server} as service token 'ci' of project vision (viewer)." in out
+    assert "alice_admin" not in out
+    assert credentials_read() == {"url": server, "token": secret}
+
+
 def test_login_with_a_bad_token_exits_3_and_saves_nothing(server, capsys):
     assert main(["login", "--url", server, "--token", "krk_wrong"]) == 3
     assert capsys.readouterr().err.startswith("kiroku: error: ")
@@ -125,3 +137,22 @@ def test_the_console_script_is_installed():
     script = Path(sys.executable).parent / "kiroku"
     out = subprocess.run([script, "--version"], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == f"kiroku {kiroku.__version__}"
+
+
+def test_a_run_with_more_params_than_a_listing_carries_reads_them_all(reader, settings):
+    config = {f"p{i:03d}": i for i in range(150)}
+    with kiroku.init(name="wide", config=config, capture=False, settings=settings) as run:
+        run.log({"acc": 0.5})
+    (found,) = reader.runs("vision", filter="name = 'wide'")
+    assert found.data["truncated"]["params"] is True  # the listing carries 100
+    assert found.params == {key: str(value) for key, value in config.items()}
+    assert found.metrics == {"acc": 0.5}
+
+
+def test_to_pandas_has_a_column_for_every_param(reader, settings):
+    pytest.importorskip("pandas")
+    config = {f"p{i:03d}": i for i in range(150)}
+    with kiroku.init(name="wide", config=config, capture=False, settings=settings):
+        pass
+    frame = reader.runs("vision").to_pandas()
+    assert [c for c in frame.columns if c.startswith("params.")] == [f"params.{k}" for k in config]

@@ -86,14 +86,14 @@ def _target_clean(kind: DestinationKind, value: object) -> str:
     field = f"config.{key}"
     text = value.strip() if isinstance(value, str) else ""
     if kind == DestinationKind.SLACK:
-        if not SLACK_CHANNEL_RE.match(text):
+        if not SLACK_CHANNEL_RE.fullmatch(text):
             raise Invalid(
                 f"{field} must be a Slack channel id such as C0123ABCD (the channel's "
                 "details show it), not its name",
                 field=field,
             )
         return text
-    if not NOTION_ID_RE.match(text):
+    if not NOTION_ID_RE.fullmatch(text):
         raise Invalid(
             f"{field} must be a Notion database id: 32 hex digits, with or without dashes",
             field=field,
@@ -152,7 +152,7 @@ def destination_create(
     name = _name_clean(name)
     token, target = _config_parse(kind, config, partial=False)
     destination = Destination(
-        project=project, kind=kind, name=name, target=target, created_by=principal.user
+        project=project, kind=kind, name=name, target=target, created_by=principal.person
     )
     destination.set_credentials({"token": token})
     try:

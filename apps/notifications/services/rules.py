@@ -7,7 +7,6 @@ Each input is checked here and a refusal names its field (``condition.metric``,
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from django.db import transaction
@@ -16,6 +15,7 @@ from apps.accounts.principal import Principal
 from apps.audit import registry as audit_actions
 from apps.audit.services import audit_record
 from apps.core.errors import Invalid
+from apps.core.floats import is_finite
 from apps.notifications import catalog
 from apps.notifications.models import Destination, Rule
 from apps.projects.access import require_role
@@ -93,11 +93,7 @@ def condition_clean(event: str, condition: object) -> dict[str, Any]:
         clean["op"] = condition["op"]
     if "value" in condition:
         value = condition["value"]
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or not math.isfinite(value)
-        ):
+        if isinstance(value, bool) or not isinstance(value, int | float) or not is_finite(value):
             raise Invalid("condition.value must be a finite number", field="condition.value")
         clean["value"] = value
     if "goal" in condition:
@@ -218,7 +214,7 @@ def rule_create(
         filters=filters_clean(filters),
         cooldown_seconds=_cooldown_clean(cooldown),
         enabled=_enabled_clean(enabled),
-        created_by=principal.user,
+        created_by=principal.person,
     )
     with transaction.atomic():
         rule.save()

@@ -21,6 +21,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 
+from apps.accounts.authentication import service_token_creator_present
 from apps.accounts.models import ApiToken, TokenKind
 from apps.accounts.services import CreatedToken, token_create, token_revoke
 from apps.collab.models import ShareLink
@@ -58,11 +59,19 @@ class ProjectSettingsView(ActionFormView):
             .select_related("user")
             .order_by("-created_at", "-pk")
         )
+        members = list(member_list(project=self.project))
+        member_ids = {membership.user_id for membership in members}
         for token in tokens:
             token.role_label = Role(token.role).label
+            # Stopped by the departed-creator rule (apps/accounts/authentication.py).
+            token.creator_left = not self.project.service_tokens_outlive_creator and (
+                not service_token_creator_present(
+                    token, creator_is_member=token.user_id in member_ids
+                )
+            )
         context: dict[str, Any] = {
             "project": self.project,
-            "members": member_list(project=self.project),
+            "members": members,
             "tokens": tokens,
             "roles": [role.label for role in Role],
             "token_roles": [role.label for role in TOKEN_ROLES],
@@ -146,6 +155,19 @@ class ProjectSettingsView(ActionFormView):
         messages.success(request, f"Token “{token.name}” revoked.")
         return self._back("#tokens")
 
+    def _service_tokens(self, request) -> HttpResponse:
+        outlive = request.POST.get("outlive_creator") == "on"
+        project_update(
+            principal=self.principal, project=self.project, service_tokens_outlive_creator=outlive
+        )
+        if outlive:
+            messages.success(request, "Service tokens now keep working after their creator leaves.")
+        else:
+            messages.success(
+                request, "Service tokens now stop working when their creator leaves the project."
+            )
+        return self._back("#tokens")
+
     def _sharing(self, request) -> HttpResponse:
         enabled = request.POST.get("sharing") == "on"
         project_sharing_set(principal=self.principal, project=self.project, enabled=enabled)
@@ -163,4 +185,5 @@ class ProjectSettingsView(ActionFormView):
         "member_remove": _member_remove,
         "token_create": _token_create,
         "token_revoke": _token_revoke,
+        "service_tokens": _service_tokens,
     }

@@ -85,18 +85,18 @@ def cmd_login(args: argparse.Namespace) -> int:
     with Api(url=url, token=token, settings=CLI_SETTINGS) as api:
         me = api.me()
     path = credentials_write(url, token)
-    user = me["user"]["username"]
-    detail = ""
-    if me.get("token"):
-        info = me["token"]
-        scope = (
-            f"service token of {info['project']} ({info['role']})"
-            if info.get("project")
-            else "personal token"
-        )
-        detail = f", {scope} '{info['name']}'"
-    _print(f"Logged in to {url} as {user}{detail}. Saved to {path} (mode 600).")
+    _print(f"Logged in to {url} as {_caller(me)}. Saved to {path} (mode 600).")
     return OK
+
+
+def _caller(me: dict) -> str:
+    """Who ``GET /me`` says the token acts as. A service token names no user (it acts
+    for its project, not as the person who made it)."""
+    info = me.get("token") or {}
+    if info.get("project"):
+        return f"service token '{info['name']}' of project {info['project']} ({info['role']})"
+    user = (me.get("user") or {}).get("username") or "?"
+    return f"{user}, personal token '{info['name']}'" if info else user
 
 
 def cmd_sync(args: argparse.Namespace) -> int:

@@ -8,6 +8,7 @@ from datetime import timedelta
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from apps.accounts.authentication import service_token_creator_present
 from apps.accounts.models import User
 from apps.accounts.principal import Principal
 from apps.accounts.services import token_create
@@ -68,3 +69,11 @@ class Command(BaseCommand):
             f"Created token '{name}' for {user.username}. It will not be shown again:"
         )
         self.stdout.write(created.secret)
+        if project is not None and not project.service_tokens_outlive_creator:
+            is_member = user.memberships.filter(project=project).exists()
+            if not service_token_creator_present(created.token, creator_is_member=is_member):
+                self.stderr.write(
+                    f"Warning: {user.username} has no role in project '{project.slug}', so "
+                    "this token will not work until they do (or until the project lets "
+                    "service tokens outlive their creator)."
+                )
