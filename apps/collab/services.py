@@ -2,7 +2,12 @@
 runs in one transaction with its audit event, and writes domain events to the outbox.
 
 Comments and share links have a target: a run or a saved comparison. The project, the
-permission check and the audit event's target all come from it."""
+permission check and the audit event's target all come from it.
+
+Each row has one maker: a person (``author``/``created_by``) or a service token
+(``created_by_token``), never both. "Its author", "its creator" below mean that maker,
+as ``Principal.owns`` decides: a service token's creator does not own what the token
+made, and the token does not own what its creator made."""
 
 from __future__ import annotations
 
@@ -33,6 +38,7 @@ from apps.collab.models import (
 )
 from apps.core.errors import Forbidden, Invalid, not_found
 from apps.core.markdown import markdown_render_mentions
+from apps.core.throttles import client_address, first_in_window
 from apps.events.services import event_emit
 from apps.projects.access import require_role
 from apps.projects.models import Membership, Project, Role
@@ -81,7 +87,7 @@ def comparison_create(
     """Save a comparison of 2 to 20 live runs of ``project`` (members and admins) under
     ``name`` (1 to 100 characters). Repeated ids count once; the order is kept."""
     require_role(principal, project, Role.MEMBER)
-    author = _author_of(principal)
+    maker = _maker(principal, "created_by")
     if not isinstance(name, str) or not name.strip():
         raise Invalid("name must be non-empty text", field="name")
     name = name.strip()
@@ -111,8 +117,7 @@ def comparison_create(
             project=project,
             name=name,
             run_ids=ids,
-            created_by=author,
-            created_by_label=author.username,
+            **maker,
         )
         _audit(principal, comparison, audit_actions.COMPARISON_CREATE, comparison.pk, runs=ids)
     return comparison
@@ -148,10 +153,18 @@ def _render(comment: Comment, project: Project) -> list[str]:
     return rendered.mentioned
 
 
-def _author_of(principal: Principal) -> User:
-    if principal.user is None:
-        raise Forbidden("only a user can comment")
-    return principal.user
+def _maker(principal: Principal, user_field: str) -> dict[str, object]:
+    """The fields naming ``principal`` as a new row's maker: the person in
+    ``user_field`` or the service token in ``created_by_token``, and the label kept
+    for when either is gone. Forbidden for the system and share-link visitors."""
+    token = principal.service_token
+    if principal.person is None and token is None:
+        raise Forbidden("only a user or a service token can write this")
+    return {
+        user_field: principal.person,
+        "created_by_token": token,
+        f"{user_field}_label": principal.label,
+    }
 
 
 def comment_create(
@@ -165,7 +178,7 @@ def comment_create(
     project = target.project
     is_run = isinstance(target, Run)
     require_role(principal, project, Role.VIEWER, what="run" if is_run else "comparison")
-    author = _author_of(principal)
+    maker = _maker(principal, "author")
     body = _body_clean(body)
     parent = None
     if parent_id is not None:
@@ -179,9 +192,7 @@ def comment_create(
             raise Invalid(f"parent must be a live comment on this {what}", field="parent")
         if parent.parent_id is not None:
             parent = parent.parent
-    comment = Comment(
-        parent=parent, author=author, author_label=author.username, **_target_of(target)
-    )
+    comment = Comment(parent=parent, **maker, **_target_of(target))
     comment.body = body
     mentioned = _render(comment, project)
     with transaction.atomic():
@@ -198,7 +209,7 @@ def comment_create(
                 "comment_id": comment.pk,
                 **on,
                 "project": project.slug,
-                "author": author.username,
+                "author": comment.author_label,
                 "mentioned": sorted(user.username for user in users),
             },
         )
@@ -210,7 +221,7 @@ def comment_create(
                 payload={
                     "comment_id": comment.pk,
                     **on,
-                    "author": author.username,
+                    "author": comment.author_label,
                     "mentioned": sorted(user.username for user in users),
                     "excerpt": comment.body[:MENTION_EXCERPT_MAX],
                 },
@@ -224,7 +235,7 @@ def comment_edit(*, principal: Principal, comment: Comment, body: object) -> Com
     require_role(principal, target.project, Role.VIEWER, what="comment")
     if comment.deleted_at is not None:
         raise not_found("comment")
-    if principal.user is None or comment.author_id != principal.user.pk:
+    if not principal.owns(user_id=comment.author_id, token_id=comment.created_by_token_id):
         raise Forbidden("only its author can edit a comment")
     comment.body = _body_clean(body)
     mentioned = _render(comment, target.project)
@@ -241,7 +252,7 @@ def comment_delete(*, principal: Principal, comment: Comment) -> Comment:
     place, shown as deleted; the text is gone. Deleting twice changes nothing."""
     target = comment.target
     role = require_role(principal, target.project, Role.VIEWER, what="comment")
-    is_author = principal.user is not None and comment.author_id == principal.user.pk
+    is_author = principal.owns(user_id=comment.author_id, token_id=comment.created_by_token_id)
     if not is_author and role < Role.ADMIN:
         raise Forbidden("only its author or a project admin can delete a comment")
     if comment.deleted_at is not None:
@@ -275,11 +286,21 @@ def share_link_create(
     target: Target,
     expires_in: object = None,
     include_artifacts: object = False,
+    include_git_diff: object = False,
+    include_command: object = False,
+    include_host: object = False,
+    include_directory: object = False,
+    include_environment: object = False,
+    include_ci: object = False,
 ) -> CreatedShareLink:
     """A link showing ``target`` (a run or a saved comparison) read-only to anyone
     holding it, for ``expires_in`` seconds (default 7 days, at most 90). Members and
-    admins; not while the project has sharing turned off. A comparison's link never
-    shares files: ``include_artifacts`` is ignored for it."""
+    admins; not while the project has sharing turned off.
+
+    A run's link shows its name, status, params, metrics, summary and notes
+    (``SHARE_SHOWN``), and each of ``SHARE_PARTS`` only when its ``include_<part>`` is
+    True; each must be a boolean (Invalid naming the field). A comparison's page shows
+    none of those parts, so for a comparison they are checked and then ignored."""
     is_run = isinstance(target, Run)
     require_role(principal, target.project, Role.MEMBER, what="run" if is_run else "comparison")
     if not target.project.sharing_enabled:
@@ -292,19 +313,28 @@ def share_link_create(
             "(90 days)",
             field="expires_in",
         )
-    if type(include_artifacts) is not bool:
-        raise Invalid("include_artifacts must be true or false", field="include_artifacts")
-    include_artifacts = include_artifacts and is_run
-    author = _author_of(principal)
+    flags = {
+        "include_artifacts": include_artifacts,
+        "include_git_diff": include_git_diff,
+        "include_command": include_command,
+        "include_host": include_host,
+        "include_directory": include_directory,
+        "include_environment": include_environment,
+        "include_ci": include_ci,
+    }
+    for field, value in flags.items():
+        if type(value) is not bool:
+            raise Invalid(f"{field} must be true or false", field=field)
+    include = {field: value and is_run for field, value in flags.items()}
+    maker = _maker(principal, "created_by")
     token = secrets.token_urlsafe(SHARE_TOKEN_BYTES)
     with transaction.atomic():
         link = ShareLink.objects.create(
             **_target_of(target),
             token_hash=share_token_hash(token),
-            created_by=author,
-            created_by_label=author.username,
+            **maker,
             expires_at=timezone.now() + timedelta(seconds=expires_in),
-            include_artifacts=include_artifacts,
+            **include,
         )
         _audit(
             principal,
@@ -312,7 +342,8 @@ def share_link_create(
             audit_actions.SHARE_LINK_CREATE,
             link.pk,
             expires_at=link.expires_at.isoformat(),
-            include_artifacts=include_artifacts,
+            include_artifacts=link.include_artifacts,
+            reveals=link.reveals,
         )
     return CreatedShareLink(link=link, token=token)
 
@@ -321,7 +352,7 @@ def share_link_revoke(*, principal: Principal, link: ShareLink) -> ShareLink:
     """Revoke a link (its creator, or a project admin); it is dead at once."""
     target = link.target
     role = require_role(principal, target.project, Role.VIEWER, what="share link")
-    is_creator = principal.user is not None and link.created_by_id == principal.user.pk
+    is_creator = principal.owns(user_id=link.created_by_id, token_id=link.created_by_token_id)
     if not is_creator and role < Role.ADMIN:
         raise Forbidden("only its creator or a project admin can revoke a share link")
     if link.revoked_at is not None:
@@ -357,16 +388,29 @@ def share_link_check(*, token: object) -> ShareLink:
     return link
 
 
+# A link opened again and again from one address is one ``share_link.access`` row per
+# this many seconds (a clock hour), so reloads and crawlers cannot flood the audit log.
+SHARE_ACCESS_AUDIT_SECONDS = 3600
+
+
 def share_link_open(*, token: object, request) -> ShareLink:
-    """As ``share_link_check``, for opening the shared page: the view is counted and
-    recorded in the audit log with the visitor's ip and user agent."""
+    """As ``share_link_check``, for opening the shared page: every view is counted
+    (``view_count``, ``last_viewed_at``), and recorded in the audit log with the
+    visitor's ip and user agent at most once per link, client address and clock hour.
+    That limit is kept in the cache: exact across processes with Redis, per process
+    without it, and a cache that fails records every view rather than none."""
     link = share_link_check(token=token)
     visitor = Principal.for_share_link(link, request)
+    # The token's hash, not the link's id: ids are reused by a restored database (and
+    # by tests); the hash never is. Its first half is plenty to tell links apart.
+    key = f"share-access:{link.token_hash[:32]}:{client_address(request)}"
+    audit = first_in_window(key, SHARE_ACCESS_AUDIT_SECONDS)
     with transaction.atomic():
         ShareLink.objects.filter(pk=link.pk).update(
             view_count=F("view_count") + 1, last_viewed_at=timezone.now()
         )
-        _audit(visitor, link.target, audit_actions.SHARE_LINK_ACCESS, link.pk)
+        if audit:
+            _audit(visitor, link.target, audit_actions.SHARE_LINK_ACCESS, link.pk)
     return link
 
 

@@ -309,7 +309,8 @@ def test_the_api_does_not_reach_comparison_comments(as_admin, portal_as, member,
 def test_the_panel_shares_the_comparison_without_files(portal_as, member, saved):
     client = portal_as(member)
     html = client.get(f"{page(saved)}/share").content.decode()
-    assert 'id="share-files"' not in html
+    assert 'name="include_artifacts"' not in html  # no box for files, nor any other part
+    assert 'type="checkbox"' not in html
     assert "it never shares the runs' files" in html
     created = client.post(
         f"{page(saved)}/share", {"expires_in": "86400", "include_artifacts": "on"}

@@ -382,13 +382,31 @@ def test_only_readers_of_the_project_see_a_ci_run(portal_as, persona, regressed,
 
 
 def test_a_shared_page_shows_no_report(client, as_member, regressed):
-    # The report names and links other runs of the project, which a link does not share.
+    # A link shows CI details only when its creator ticks them.
     response = as_member.post(f"/api/v1/runs/{regressed}/share-links", {"expires_in": 3600})
     assert response.status_code == 201
     html = client.get(urlsplit(response.json()["url"]).path).content.decode()
     assert "ci-eval" in html
     assert 'id="ci-report"' not in html
+    assert 'id="ci-badge"' not in html
+    assert WORKFLOW not in html
     assert "main-eval" not in html
+
+
+def test_a_link_that_reveals_ci_shows_the_report_but_not_its_baseline(client, as_member, regressed):
+    response = as_member.post(f"/api/v1/runs/{regressed}/share-links", {"include_ci": True})
+    html = client.get(urlsplit(response.json()["url"]).path).content.decode()
+    assert 'id="ci-report"' in html
+    assert '<span id="ci-badge" class="badge ci ci-regressed"' in html
+    assert f'<a href="{WORKFLOW}" rel="nofollow noopener">Workflow run</a>' in html
+    # The baseline is another run of the project, which a run's link never shares.
+    assert "main-eval" not in html
+    assert 'id="ci-compare"' not in html
+    assert "/projects/" not in html
+    assert (
+        '<dd id="ci-baseline"><span class="muted">another run of this project, not shown '
+        "through this link</span>" in html
+    )
 
 
 def test_a_report_costs_the_run_page_one_query_for_its_baseline(
