@@ -61,7 +61,9 @@ DEBUG: bool = _SECURITY["DEBUG"]
 # ---- end of the security profile ---------------------------------------------------------
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # django.contrib.admin, its sign-in throttled like the portal's (mounted outside
+    # production only: config/urls.py).
+    "apps.core.admin_site.KirokuAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -322,10 +324,21 @@ KIROKU_THROTTLE_RATES = {
     # Per client address, every API request: the ceiling for many tokens behind one
     # address (a CI fleet or an office behind NAT).
     "ip": env_rate("KIROKU_THROTTLE_IP", "12000/min"),
-    # Per client address, API requests without credentials and portal sign-in attempts.
+    # Per client address, API requests without credentials and sign-in attempts.
     "anon": env_rate("KIROKU_THROTTLE_ANON", "60/min"),
-    # Portal sign-in attempts per client address and username.
+    # Sign-in attempts (the portal's and the Django admin's) per client address and
+    # username.
     "login": env_rate("KIROKU_THROTTLE_LOGIN", "10/min"),
+    # Password-reset requests per client address (over it: 429), and reset emails per
+    # email address (over it: the same "check your email" page, and no email), so the
+    # form cannot be used to flood someone's inbox.
+    "password_reset": env_rate("KIROKU_THROTTLE_PASSWORD_RESET", "10/hour"),
+    "password_reset_email": env_rate("KIROKU_THROTTLE_PASSWORD_RESET_EMAIL", "3/hour"),
+    # Share-link pages (/s/<token>) per client address: each page view, and each request
+    # under /s/ whose token names no live link (a guess). The requests a page makes
+    # with a good token (charts, status, files) are not counted, so a run with hundreds
+    # of charts still loads; once an address is over, those are refused too.
+    "share": env_rate("KIROKU_THROTTLE_SHARE", "60/min"),
 }
 REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = [
     "apps.core.throttles.TokenRateThrottle",

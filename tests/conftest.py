@@ -1,9 +1,9 @@
 """Shared fixtures: personas, an API client per persona, and service gates.
 
 Personas: ``admin``, ``member``, ``viewer`` (members of ``project`` with that role),
-``outsider`` (a user with no membership), ``anonymous``, ``service_token`` (a
-project-scoped member token of ``project``) and ``other_project_token`` (a service
-token of another project).
+``outsider`` (a user with no membership), ``anonymous``, ``service`` and
+``viewer_service`` (member and viewer service tokens of ``project``, both created by
+``admin``) and ``other_project_token`` (a service token of another project).
 
 Tests marked ``postgres`` or ``redis`` need that service, and tests marked ``browser``
 need Chromium. Without it they skip with a reason that says how to run them, except
@@ -89,10 +89,12 @@ def _throttles_out_of_reach():
     """The suite sends thousands of requests from one address, many without a token:
     every throttle stays on (its code runs) with a rate no test reaches. The throttle
     tests set small rates and a cache of their own (tests/core/test_throttles.py)."""
+    from django.conf import settings
     from django.test import override_settings
 
     out_of_reach = (10**9, 60)
-    rates = dict.fromkeys(("token", "ip", "anon", "login"), out_of_reach)
+    # Every configured scope, so a throttle added later is covered too.
+    rates = dict.fromkeys(settings.KIROKU_THROTTLE_RATES, out_of_reach)
     with override_settings(KIROKU_THROTTLE_RATES=rates):
         yield
 
@@ -210,15 +212,29 @@ def as_anonymous(api_as, project):
 
 @pytest.fixture
 def as_service(api_as, admin, project):
+    """A member service token of ``project``, created by its admin."""
     from apps.projects.models import Role
 
     return api_as(make_token(admin, project=project, role=Role.MEMBER, name="ci"))
 
 
 @pytest.fixture
-def as_other_project_token(api_as, admin, other_project):
+def as_viewer_service(api_as, admin, project):
+    """A viewer service token of ``project``, created by its admin."""
     from apps.projects.models import Role
 
+    return api_as(make_token(admin, project=project, role=Role.VIEWER, name="dashboard"))
+
+
+@pytest.fixture
+def as_other_project_token(api_as, admin, other_project):
+    """A member service token of ``other_project``, created by the same admin (an admin
+    there too, so the token works): it must reach nothing of ``project``."""
+    from apps.projects.models import Membership, Role
+
+    Membership.objects.get_or_create(
+        project=other_project, user=admin, defaults={"role": Role.ADMIN}
+    )
     return api_as(make_token(admin, project=other_project, role=Role.MEMBER, name="other-ci"))
 
 

@@ -1,6 +1,6 @@
 """Invitations: a site admin invites someone by email into projects, with a role in
 each; the one-time link in the email lets them create their account (or use the one
-they have) and lands them in those projects.
+they have: its email must be the invited address) and lands them in those projects.
 
 The token is 32 random bytes from ``secrets`` (URL-safe base64, 43 characters). Only
 its SHA-256 is stored; the token itself is in the email's link and nowhere else. A
@@ -15,6 +15,7 @@ import logging
 import re
 import secrets
 import smtplib
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -62,7 +63,7 @@ def invitation_get_pending(*, token: str) -> Invitation:
     """The invitation this token opens, with its grants and their projects. NotFound,
     always the same, when the token is malformed or unknown, or the invitation has
     expired, been revoked or been used."""
-    if not isinstance(token, str) or not _TOKEN_RE.match(token):
+    if not isinstance(token, str) or not _TOKEN_RE.fullmatch(token):
         raise not_found("invitation")
     digest = _token_hash(token)
     invitation = Invitation.objects.filter(token_hash=digest).first()
@@ -97,6 +98,23 @@ def invitation_list_pending(*, principal: Principal) -> QuerySet[Invitation]:
         .prefetch_related("grants__project")
         .order_by("-created_at", "-pk")
     )
+
+
+def invitation_email_matches(*, invitation: Invitation, email: str) -> bool:
+    """Whether ``email`` is the invited address: trimmed, NFKC-normalised and
+    case-folded, the way Django's password reset matches an account's email."""
+    return bool(email) and _email_key(email) == _email_key(invitation.email)
+
+
+def _email_key(email: str) -> str:
+    return unicodedata.normalize("NFKC", email.strip()).casefold()
+
+
+def email_mask(email: str) -> str:
+    """``a…@example.com``: the local part's first character, then the domain, to name
+    an address to someone who should not read it whole."""
+    local, _, domain = email.rpartition("@")
+    return f"{local[:1]}…@{domain}"
 
 
 def account_exists_for_email(email: str) -> bool:
@@ -151,8 +169,8 @@ def invitation_create(
         invitation = Invitation.objects.create(
             email=email,
             token_hash=_token_hash(token),
-            invited_by=principal.user,
-            invited_by_label=principal.user.username,
+            invited_by=principal.person,
+            invited_by_label=principal.label,
             created_at=now,
             expires_at=now + INVITATION_LIFETIME,
         )
@@ -220,6 +238,21 @@ def invitation_revoke(*, principal: Principal, invitation: Invitation) -> Invita
     return invitation
 
 
+class InvitationForAnother(Forbidden):
+    """The signed-in account's email is not the one invited. ``invited`` names the
+    invited address masked (``d…@example.com``)."""
+
+    code = "invitation_for_another_email"
+
+    def __init__(self, invitation: Invitation):
+        self.invited = email_mask(invitation.email)
+        super().__init__(
+            f"this invitation is for {self.invited}, not for the account you are signed in "
+            "with; sign out, then sign in with that address (or create its account) to accept",
+            field="email",
+        )
+
+
 @dataclass(frozen=True)
 class AcceptedInvitation:
     user: User
@@ -231,10 +264,14 @@ class AcceptedInvitation:
 
 def invitation_accept(*, principal: Principal, token: str) -> AcceptedInvitation:
     """The signed-in user accepts: they join the invitation's projects. NotFound when
-    the token opens no pending invitation (or has just been used)."""
-    if principal.user is None or principal.service_token is not None:
+    the token opens no pending invitation (or has just been used); InvitationForAnother
+    (nothing changes, the invitation stays pending) when the user's email is not the
+    invited address, so a link that reaches someone else cannot give them its roles."""
+    if principal.person is None:
         raise Forbidden("sign in to accept an invitation")
     invitation = invitation_get_pending(token=token)
+    if not invitation_email_matches(invitation=invitation, email=principal.person.email):
+        raise InvitationForAnother(invitation)
     with transaction.atomic():
         _claim(invitation)
         return _join(principal=principal, invitation=invitation, created_user=False)
@@ -276,7 +313,7 @@ def _claim(invitation: Invitation) -> None:
 def _join(
     *, principal: Principal, invitation: Invitation, created_user: bool
 ) -> AcceptedInvitation:
-    user = principal.user
+    user = principal.person
     Invitation.objects.filter(pk=invitation.pk).update(accepted_by=user)
     joined: list[tuple[Project, Role]] = []
     kept: list[tuple[Project, Role]] = []

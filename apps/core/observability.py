@@ -26,7 +26,9 @@ import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any, TypeGuard
+from urllib.parse import unquote
 
+from django.urls import Resolver404, resolve
 from django.utils.functional import LazyObject, empty
 from django.utils.log import log_response
 from pythonjsonlogger.core import RESERVED_ATTRS
@@ -55,7 +57,7 @@ def request_id_get() -> str | None:
 
 
 def request_id_is_sane(value: object) -> TypeGuard[str]:
-    return isinstance(value, str) and _SANE_ID.match(value) is not None
+    return isinstance(value, str) and _SANE_ID.fullmatch(value) is not None
 
 
 def request_id_for(header: str | None) -> str:
@@ -176,14 +178,59 @@ def _evaluated(request, name: str) -> Any:
 
 
 def _masked_path(request) -> str:
-    path = request.path
     match = getattr(request, "resolver_match", None)
-    if match is not None:
-        for name in _SECRET_URL_KWARGS:
-            value = match.kwargs.get(name)
-            if isinstance(value, str) and value:
-                path = path.replace(value, f"<{name}>")
+    return _secrets_named(request.path, match.kwargs if match is not None else {})
+
+
+def _secrets_named(path: str, kwargs: dict[str, Any]) -> str:
+    """``path`` with each secret URL part among the route's ``kwargs`` named instead
+    (``/s/<token>``)."""
+    for name in _SECRET_URL_KWARGS:
+        value = kwargs.get(name)
+        if isinstance(value, str) and value:
+            path = path.replace(value, f"<{name}>")
     return path
+
+
+def path_masked(path: str) -> str:
+    """A URL path (percent-encoded or not, with or without its query string) as the
+    access log writes it: decoded, without the query string (``?next=/invite/…`` is a
+    credential too), and the secret parts of the route it resolves to named instead."""
+    path = unquote(path.partition("?")[0].partition("#")[0])
+    try:
+        match = resolve(path)
+    except (Resolver404, ValueError):
+        # Resolves to nothing: holds nothing the application would treat as a secret.
+        return path
+    return _secrets_named(path, match.kwargs)
+
+
+# A method and a path inside a message: a request line (``GET /s/abc?x=1 HTTP/1.1``),
+# also where http.server quotes a malformed one (``Bad request syntax ('GET /s/abc x')``).
+_REQUEST_LINE = re.compile(r"\b([A-Z]{3,10}) (/[^\s'\"]*)")
+
+
+class ServerLogMaskFilter(logging.Filter):
+    """For the development server's request log (logger ``django.server``, what
+    ``manage.py serve`` and ``runserver`` print: ``"GET /s/<token> HTTP/1.1" 200 512``):
+    the path of every request line in the record's arguments is written as the access
+    log writes it (``path_masked``). A record it cannot read is left as it is."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and record.args:
+            try:
+                record.args = tuple(
+                    _REQUEST_LINE.sub(_request_line_masked, arg) if isinstance(arg, str) else arg
+                    for arg in record.args
+                )
+            except Exception:  # logging must never fail a request
+                return True
+        return True
+
+
+def _request_line_masked(found: re.Match[str]) -> str:
+    method, target = found.groups()
+    return f"{method} {path_masked(target)}"
 
 
 # Celery: the id travels in the task's headers and is current while the task runs.

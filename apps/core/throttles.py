@@ -26,6 +26,7 @@ import logging
 import math
 import re
 import time
+import unicodedata
 from typing import Any
 
 from django.conf import settings
@@ -70,6 +71,19 @@ def rate_hit(key: str, rate: tuple[int, int], *, now: float | None = None) -> in
     """Count one request under ``key`` if ``rate`` allows it and return None; otherwise
     count nothing and return the whole seconds (at least 1) until one more would be
     allowed."""
+    return _rate_check(key, rate, now=now, count=True)
+
+
+def rate_wait(key: str, rate: tuple[int, int], *, now: float | None = None) -> int | None:
+    """What ``rate_hit`` would answer for ``key`` now, counting nothing: None when one
+    more request would be allowed, else the whole seconds (at least 1) to wait."""
+    return _rate_check(key, rate, now=now, count=False)
+
+
+def _rate_check(key: str, rate: tuple[int, int], *, now: float | None, count: bool) -> int | None:
+    """A sliding window of two fixed ones: the previous window's count, weighted by how
+    much of it still overlaps, plus the current one's. Any cache failure lets the
+    request through (a throttle must never take the service down with it)."""
     requests, seconds = rate
     now = clock() if now is None else now
     window = int(now // seconds)
@@ -81,14 +95,15 @@ def rate_hit(key: str, rate: tuple[int, int], *, now: float | None = None) -> in
         wait = _wait(previous, current, requests, seconds, elapsed)
         if wait is not None:
             return max(1, math.ceil(wait))
-        try:
-            cache.incr(current_key)
-        except ValueError:
-            # The window's first request. Kept through the next window, which
-            # weighs it as its previous one.
-            if not cache.add(current_key, 1, timeout=2 * seconds + 1):
+        if count:
+            try:
                 cache.incr(current_key)
-    except Exception:  # any cache failure: let the request through
+            except ValueError:
+                # The window's first request. Kept through the next window, which
+                # weighs it as its previous one.
+                if not cache.add(current_key, 1, timeout=2 * seconds + 1):
+                    cache.incr(current_key)
+    except Exception:
         _warn_cache_failure()
     return None
 
@@ -119,7 +134,7 @@ def client_address(request: Any) -> str:
     ``REST_FRAMEWORK["NUM_PROXIES"]`` trusted proxies put in X-Forwarded-For (DRF's
     ``get_ident``), made safe for a cache key."""
     ident = BaseThrottle().get_ident(request) or "unknown"
-    if _ADDRESS.match(ident):
+    if _ADDRESS.fullmatch(ident):
         return ident
     return "h" + hashlib.sha256(ident.encode("utf-8", "replace")).hexdigest()[:32]
 
@@ -209,3 +224,62 @@ def login_attempt_wait(request: Any, username: str) -> tuple[int, str] | None:
         if wait is not None:
             return wait, f"Too many sign-in attempts; try again in {wait} s."
     return None
+
+
+def password_reset_wait(request: Any) -> tuple[int, str] | None:
+    """Count one password-reset request from this client address (``password_reset``);
+    None when allowed, else the seconds to wait and what to say. Counted whatever the
+    email asked for, so a refusal says nothing about any address."""
+    wait = _scope_hit("password_reset", client_address(request))
+    if wait is None:
+        return None
+    return wait, f"Too many password-reset requests from this address; try again in {wait} s."
+
+
+def password_reset_email_allowed(email: str) -> bool:
+    """Count one reset email to ``email`` (``password_reset_email``); False when that
+    address has had its share and no email should go out. Counted for every address
+    asked for, whether or not an account has it, and compared the way Django's reset
+    form finds accounts (NFKC, case-folded)."""
+    folded = unicodedata.normalize("NFKC", email.strip()).casefold()
+    key = hashlib.sha256(folded.encode("utf-8", "replace")).hexdigest()[:32]
+    return _scope_hit("password_reset_email", key) is None
+
+
+def _scope_hit(scope: str, key: str) -> int | None:
+    """``rate_hit`` for ``key`` under ``scope``'s configured rate; None when it has none."""
+    rate = rate_for(scope)
+    if rate is None:
+        return None
+    return rate_hit(f"throttle:{scope}:{key}", rate)
+
+
+def share_request_wait(request: Any, *, count: bool) -> tuple[int, str] | None:
+    """Requests for share-link pages (``/s/<token>``), per client address (scope
+    ``share``). With ``count``: count this one and answer None when allowed. Without:
+    count nothing, only say whether the address is over the rate already. Over it: the
+    seconds to wait and what to say."""
+    rate = rate_for("share")
+    if rate is None:
+        return None
+    key = f"throttle:share:{client_address(request)}"
+    wait = rate_hit(key, rate) if count else rate_wait(key, rate)
+    if wait is None:
+        return None
+    return wait, (
+        f"Too many requests for shared pages from your address (at most {rate_text(rate)}); "
+        f"try again in {wait} s."
+    )
+
+
+def first_in_window(key: str, seconds: int) -> bool:
+    """Whether this is the first call with ``key`` in the current window of ``seconds``
+    (fixed windows on ``clock``, so they line up across processes): for "at most once
+    per hour" records. True as well when the cache fails, since where this guards a
+    record a duplicate does less harm than a gap."""
+    window = int(clock() // seconds)
+    try:
+        return bool(cache.add(f"{key}:{window}", 1, timeout=seconds + 60))
+    except Exception:
+        _warn_cache_failure()
+        return True

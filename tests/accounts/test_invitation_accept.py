@@ -333,14 +333,19 @@ def test_a_signed_in_user_joins_and_keeps_existing_roles(token, dana, project, s
     assert client.get(f"/invite/{token}").status_code == 404
 
 
-def test_another_signed_in_user_is_told_which_account_joins(token, outsider):
+def test_another_signed_in_user_is_told_the_invitation_is_for_another_email(token, outsider):
     client = Client()
     client.force_login(outsider)
     html = client.get(f"/invite/{token}").content.decode()
-    assert "You are signed in as <strong>mallory_outsider</strong>." in html
+    assert "This invitation is for <strong>d…@example.com</strong>." in html
+    assert "You are signed in as <strong>mallory_outsider</strong>, whose email" in html
+    assert 'value="join"' not in html
     assert 'id="create-account"' not in html
     response = client.post(f"/invite/{token}", {"action": "signup", "username": "x"})
     assert response.status_code == 400
+    assert "you are signed in: sign out first to create the invited account" in (
+        response.content.decode()
+    )
     assert not User.objects.filter(username="x").exists()
 
 

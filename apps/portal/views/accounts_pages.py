@@ -17,7 +17,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import PasswordChangeForm
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 from django.utils.decorators import method_decorator
@@ -26,9 +26,11 @@ from django.views.decorators.cache import never_cache
 from apps.accounts.invitations import (
     AcceptedInvitation,
     account_exists_for_email,
+    email_mask,
     invitation_accept,
     invitation_accept_with_signup,
     invitation_create,
+    invitation_email_matches,
     invitation_get_pending,
     invitation_grants,
     invitation_list_pending,
@@ -42,6 +44,7 @@ from apps.accounts.services import (
     user_signup,
 )
 from apps.core.errors import Forbidden, Invalid, KirokuError, NotFound
+from apps.core.throttles import password_reset_email_allowed, password_reset_wait
 from apps.portal.views.base import ANYONE, SIGNED_IN, STAFF, PortalView, portal_principal
 from apps.projects.models import Project, Role
 from apps.projects.selectors import project_list_for_principal
@@ -152,8 +155,10 @@ class InvitationsView(PortalView):
 @method_decorator(never_cache, name="dispatch")
 class InviteView(PortalView):
     """``/invite/<token>``: a token that opens no pending invitation is the 404 page,
-    whatever the reason. Signed in, the user joins with this account; otherwise they
-    create their account here, or are told to sign in when their email has one."""
+    whatever the reason. Signed in with the invited email, the user joins with this
+    account; signed in with another, the page names the invited address (masked) and
+    offers to sign out, and joining is refused (403, nothing changes). Signed out, they
+    create the invited address's account here, or are told to sign in when it has one."""
 
     access = ANYONE
 
@@ -170,10 +175,7 @@ class InviteView(PortalView):
                 accepted = invitation_accept(principal=portal_principal(request), token=token)
             elif action == "signup":
                 if request.user.is_authenticated:
-                    raise Invalid(
-                        "you are signed in: join with this account, or sign out first to "
-                        "create a new one"
-                    )
+                    raise Invalid("you are signed in: sign out first to create the invited account")
                 return self._signup(request, invitation, token)
             else:
                 raise Invalid(f"unknown action '{action}'")
@@ -239,10 +241,18 @@ class InviteView(PortalView):
         status: int = 200,
     ) -> HttpResponse:
         signed_in = request.user.is_authenticated
+        same_email = signed_in and invitation_email_matches(
+            invitation=invitation, email=request.user.email
+        )
         context = {
             "invitation": invitation,
+            # Whole to its addressee (or whoever holds the link, signed out); masked to
+            # another account.
+            "invited_email": email_mask(invitation.email)
+            if signed_in and not same_email
+            else invitation.email,
             "grants": invitation_grants(invitation=invitation),
-            "same_email": signed_in and request.user.email.lower() == invitation.email.lower(),
+            "same_email": same_email,
             # Only the holder of a valid invitation learns this, about their own address.
             "account_exists": not signed_in and account_exists_for_email(invitation.email),
             "errors": errors or {},
@@ -371,7 +381,15 @@ class AccountView(PortalView):
 
 class PasswordResetView(auth_views.PasswordResetView):
     """Asks for an email; the answer is the same page whether or not it has an account
-    (Django sends mail only to active accounts with a usable password)."""
+    (Django sends mail only to active accounts with a usable password).
+
+    Throttled (apps.core.throttles): requests per client address over
+    ``password_reset`` are answered 429 with the form and the wait; an email address
+    asked for more than ``password_reset_email`` allows gets the same "check your
+    email" page as any other, and no email. That refusal is silent because the page
+    must read the same for every address: a 429 there would tell a stranger that
+    someone asked for this address recently, and the person it protects already has
+    the emails sent before it."""
 
     access = ANYONE
     template_name = "registration/password_reset_form.html"
@@ -382,6 +400,23 @@ class PasswordResetView(auth_views.PasswordResetView):
     @property
     def extra_email_context(self) -> dict[str, str]:
         return {"base_url": settings.KIROKU_BASE_URL}
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        refused = password_reset_wait(request)
+        if refused is None:
+            return super().post(request, *args, **kwargs)
+        wait, message = refused
+        messages.error(request, message)
+        form = self.get_form_class()(initial={"email": request.POST.get("email", "")[:254]})
+        response = self.render_to_response(self.get_context_data(form=form))
+        response.status_code = 429
+        response["Retry-After"] = str(wait)
+        return response
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        if not password_reset_email_allowed(form.cleaned_data["email"]):
+            return HttpResponseRedirect(self.get_success_url())
+        return super().form_valid(form)
 
 
 class PasswordResetSentView(auth_views.PasswordResetDoneView):

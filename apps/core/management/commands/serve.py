@@ -1,5 +1,7 @@
 """``manage.py serve [addr:port]``: the development server plus, when no broker is
-configured, the in-process scheduler for periodic jobs."""
+configured, the in-process scheduler for periodic jobs. The server's request lines
+(logger ``django.server``) name secret URL parts instead of printing them, as the
+access log does (``ServerLogMaskFilter`` in config/log_config.py's LOGGING)."""
 
 from __future__ import annotations
 
