@@ -1,13 +1,16 @@
-"""The README's promise: a new project's empty state hands over three lines of SDK code;
-run them and the run shows up, its chart updating live."""
+"""The README's promise: a new project's empty state hands over a `kiroku login` command
+and three lines of SDK code without a token; run them and the run shows up, its chart
+updating live."""
 
 from __future__ import annotations
 
 import re
+import shlex
 import time
 
 import kiroku
 import pytest
+from kiroku.cli import main as kiroku_cli
 from playwright.sync_api import expect
 
 from tests.browser.conftest import rendered_plot, trace_lengths
@@ -34,22 +37,25 @@ def test_the_empty_state_snippet_records_a_run_that_updates_live(
     page.get_by_label("Name", exact=True).fill("MNIST")
     page.get_by_role("button", name="Create project").click()
     page.wait_for_url("**/projects/mnist")
+    login = page.locator("#login-code")
     snippet = page.locator("#snippet-code")
-    expect(snippet).to_contain_text('token="krk_… your token"')
+    expect(login).to_have_text(f"kiroku login --url {live_server.url}")
     shot(page, "empty")
 
     page.get_by_role("button", name="Fill in a new personal token").click()
-    expect(snippet).not_to_contain_text("your token")
-    code = snippet.text_content()
+    expect(login).to_contain_text("--token krk_")
+    command = login.text_content()
     assert re.fullmatch(
-        r"import kiroku\n"
-        rf'run = kiroku\.init\(project="mnist", url="{re.escape(live_server.url)}", '
-        r'token="krk_[A-Za-z0-9_-]+"\)\n'
-        r'run\.log\(\{"loss": 0\.5\}\)',
-        code,
-    ), code
+        rf"kiroku login --url {re.escape(live_server.url)} --token krk_[A-Za-z0-9_-]+", command
+    ), command
+    code = snippet.text_content()
+    # The token goes to `kiroku login`, never into the code a user pastes into a script.
+    assert code == 'import kiroku\nrun = kiroku.init(project="mnist")\nrun.log({"loss": 0.5})'
     shot(page, "token")
 
+    # What the user does with the two snippets: the login command, then the code.
+    assert kiroku_cli(shlex.split(command)[1:]) == 0
+    token = shlex.split(command)[-1]
     scope = {}
     exec(compile(code, "snippet", "exec"), scope)  # noqa: S102 - the page's own snippet
     run = scope["run"]
@@ -60,7 +66,6 @@ def test_the_empty_state_snippet_records_a_run_that_updates_live(
         expect(link).to_have_count(1)
         # The SDK sends in the background (every second): open the run once its first
         # point is stored, so the chart has something to draw.
-        token = re.search(r'token="([^"]+)"', code).group(1)
         with kiroku.Api(url=live_server.url, token=token) as reader:
             deadline = time.monotonic() + 10
             while not reader.run(run.id).history("loss") and time.monotonic() < deadline:

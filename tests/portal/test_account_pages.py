@@ -107,6 +107,16 @@ def test_a_new_token_is_shown_once_and_stored_hashed(portal_as, member):
     assert secret not in portal_as(member).get("/tokens").content.decode()
 
 
+def test_a_new_token_comes_with_its_kiroku_login_command(portal_as, member):
+    html = portal_as(member).post("/tokens", {"name": "laptop"}).content.decode()
+    secret = re.search(r'id="new-token" readonly value="(krk_[^"]+)"', html).group(1)
+    assert (
+        f'<pre id="login-code">kiroku login --url http://testserver --token {secret}</pre>' in html
+    )
+    assert 'data-copy="login-code"' in html
+    assert "<code>KIROKU_TOKEN</code>" in html
+
+
 def test_a_token_without_a_name_is_refused(portal_as, member):
     response = portal_as(member).post("/tokens", {"name": ""})
     assert response.status_code == 400

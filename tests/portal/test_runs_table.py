@@ -180,20 +180,37 @@ def test_user_text_is_escaped_in_the_table(portal_as, viewer, make_run, as_membe
     assert html.count("&lt;script&gt;alert(1)&lt;/script&gt;") == 4
 
 
-def test_an_empty_project_shows_the_sdk_snippet(portal_as, viewer, project):
+SNIPPET_CODE = 'import kiroku\nrun = kiroku.init(project="vision")\nrun.log({"loss": 0.5})'
+
+
+def pre(html: str, element_id: str) -> str:
+    return re.search(rf'<pre id="{element_id}">(.*?)</pre>', html, re.S).group(1)
+
+
+def test_an_empty_project_teaches_kiroku_login_and_code_without_a_token(portal_as, viewer, project):
     html = portal_as(viewer).get(URL).content.decode()
     assert 'id="empty-state"' in html
-    assert (
-        'run = kiroku.init(project="vision", url="http://testserver", token="krk_… your token")'
-        in (html)
-    )
+    assert pre(html, "login-code") == "kiroku login --url http://testserver"
+    assert pre(html, "snippet-code") == SNIPPET_CODE
+    assert "<code>KIROKU_TOKEN</code>" in html
+    assert "krk_" not in html  # not even a placeholder token in code
 
 
-def test_the_snippet_button_fills_in_a_new_personal_token(portal_as, viewer, project):
+def test_the_snippet_button_writes_a_new_personal_token_into_the_login_command(
+    portal_as, viewer, project
+):
     html = portal_as(viewer).post(URL, HTTP_HX_REQUEST="true").content.decode()
-    token = re.search(r'token="(krk_[A-Za-z0-9_-]+)"', html).group(1)
+    login = re.fullmatch(
+        r"kiroku login --url http://testserver --token (krk_[A-Za-z0-9_-]+)",
+        pre(html, "login-code"),
+    )
+    assert login is not None, pre(html, "login-code")
+    assert 'data-copy="login-code"' in html
+    # The Python stays token-free: no token="krk_..." to paste into a tracked script.
+    assert pre(html, "snippet-code") == SNIPPET_CODE
+    assert html.count(login.group(1)) == 1
     me = portal_as(None)
-    response = me.get("/api/v1/me", HTTP_AUTHORIZATION=f"Bearer {token}")
+    response = me.get("/api/v1/me", HTTP_AUTHORIZATION=f"Bearer {login.group(1)}")
     assert response.json()["user"]["username"] == viewer.username
 
 

@@ -11,7 +11,7 @@ import sys
 import pytest
 from kiroku.capture import CaptureOptions, capture_run_context
 from kiroku.capture import environment as probes
-from kiroku.capture.environment import REDACTED, command_line, installed_packages
+from kiroku.capture.environment import command_line, installed_packages
 
 # apps/runs/validation/records.py: ENVIRONMENT_FIELDS. Unknown fields are refused.
 SERVER_FIELDS = {
@@ -114,15 +114,38 @@ def test_secrets_on_the_command_line_are_hidden():
         "python",
         "train.py",
         "--token",
-        REDACTED,
-        f"--api-key={REDACTED}",
+        "[redacted:secret]",
+        "--api-key=[redacted:secret]",
         "--wandb_api_key",
-        REDACTED,
-        f"--db-password={REDACTED}",
+        "[redacted:secret]",
+        "--db-password=[redacted:secret]",
         "--data",
-        "https://data.example.com/set.tar",
+        "https://user:[redacted:password]@data.example.com/set.tar",
         "--lr",
         "0.1",
+    ]
+
+
+def test_a_secret_with_a_known_format_is_named_by_its_kind_on_the_command_line():
+    token = "krk_" + "Ab1" * 10
+    argv = [
+        "python",
+        "train.py",
+        "--token",
+        token,
+        f"HF_TOKEN=hf_{'x' * 34}",
+        "--tokenizer",
+        "bert",
+    ]
+
+    assert command_line(argv) == [
+        "python",
+        "train.py",
+        "--token",
+        "[redacted:kiroku-token]",
+        "HF_TOKEN=[redacted:huggingface-token]",
+        "--tokenizer",
+        "bert",
     ]
 
 

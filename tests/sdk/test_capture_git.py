@@ -71,6 +71,26 @@ def test_staged_changes_count_as_dirty_and_are_in_the_diff(repo):
     assert "+layers = 50" in info["diff"]
 
 
+def test_the_diff_is_recorded_with_its_secrets_redacted(repo):
+    token = "krk_" + "Fake0fake1FAKE2" * 3
+    (repo / "train.py").write_text(f'lr = 0.3\nrun = kiroku.init(token="{token}")\n')
+
+    info = git_info(repo)
+
+    assert '+run = kiroku.init(token="[redacted:kiroku-token]")\n' in info["diff"]
+    assert token not in info["diff"]
+
+
+def test_a_diff_that_redaction_lengthens_is_cut_again(repo):
+    (repo / "train.py").write_text("lr = 0.1\nepochs = 3\n" + "password = 'x1'\n" * 200)
+    size = len(git_info(repo)["diff"].encode())  # each 'x1' became '[redacted:secret]'
+
+    info = git_info(repo, max_diff_bytes=size - 1)
+
+    assert len(info["diff"].encode()) == size - 1
+    assert info["diff_truncated"] is True
+
+
 def test_a_clean_repository_is_not_dirty_and_has_no_diff(repo):
     info = git_info(repo)
 

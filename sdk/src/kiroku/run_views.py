@@ -7,6 +7,7 @@ from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from kiroku import keys
+from kiroku.redaction import redact_json, redact_value
 
 if TYPE_CHECKING:
     from kiroku.run import Run
@@ -46,7 +47,11 @@ class Config(_View):
     """``run.config``: the run's params. Nested dicts are recorded as dotted keys
     (``{"optim": {"lr": 1e-3}}`` → param ``optim.lr``). Params are write-once on the
     server: setting a recorded key to a different value is reported once and ignored
-    (raises InvalidInput with ``strict=True``)."""
+    (raises InvalidInput with ``strict=True``). A secret is sent redacted: a param whose
+    name says secret (``db.password``, ``api_key``) is recorded with the value
+    ``[redacted:<kind>]``, and tokens or URL passwords inside other values are
+    replaced (``kiroku.redaction.redact_value``); the run's own ``config`` keeps what
+    was given."""
 
     def __init__(self, run: Run) -> None:
         super().__init__(run)
@@ -77,6 +82,8 @@ class Config(_View):
             text = None
             if key is not None:
                 text, problem = keys.text_value(raw_value, max_length=keys.MAX_PARAM_VALUE_LENGTH)
+            if text is not None:  # a marker may be longer than its secret: still within limits
+                text = redact_value(key, text)[: keys.MAX_PARAM_VALUE_LENGTH]
             if problem or key is None or text is None:
                 self._run._problem(f"param:{raw_key!r}", f"config key {raw_key!r}: {problem}")
                 accepted = False
@@ -101,7 +108,8 @@ class Config(_View):
 
 
 class Tags(_View):
-    """``run.tags``: text labels; a later value replaces the earlier one."""
+    """``run.tags``: text labels; a later value replaces the earlier one. Sent redacted
+    as params are."""
 
     def __setitem__(self, key: str, value: Any) -> None:
         clean, problem = keys.key_clean(key)
@@ -111,6 +119,7 @@ class Tags(_View):
         if clean is None or text is None:
             self._run._problem(f"tag:{key!r}", f"tag {key!r}: {problem}")
             return
+        text = redact_value(clean, text)[: keys.MAX_TAG_VALUE_LENGTH]
         self._data[clean] = text
         self._run._meta("tags", {clean: text})
 
@@ -120,7 +129,8 @@ class Tags(_View):
 
 class Summary(_View):
     """``run.summary``: any JSON value per key (best accuracy, final loss...); a later
-    value replaces the earlier one. Non-finite floats are sent as "NaN"/"Infinity"."""
+    value replaces the earlier one. Non-finite floats are sent as "NaN"/"Infinity".
+    Strings are sent redacted as params are."""
 
     def __setitem__(self, key: str, value: Any) -> None:
         clean, problem = keys.key_clean(key)
@@ -131,4 +141,4 @@ class Summary(_View):
             self._run._problem(f"summary:{key!r}", f"summary {key!r}: {problem}")
             return
         self._data[clean] = value
-        self._run._meta("summary", {clean: json_value})
+        self._run._meta("summary", {clean: redact_json(json_value, clean)})

@@ -15,6 +15,7 @@ from typing import Any
 from kiroku import keys, lifecycle
 from kiroku.delivery import Deliverer
 from kiroku.errors import ConfigError, InvalidInput, KirokuError, NotFound, Unreachable
+from kiroku.redaction import redact_json
 from kiroku.report import Reporter
 from kiroku.run import Run
 from kiroku.sender import Sender
@@ -80,7 +81,7 @@ def init(
         chosen = chosen.with_overrides(heartbeat_interval=float(heartbeat_interval))
     if resume not in RESUME_MODES:
         raise ConfigError(f"resume must be one of {', '.join(RESUME_MODES)}; got {resume!r}")
-    if id is not None and not (keys.CLIENT_ID_RE.match(id) or keys.RUN_ID_RE.match(id)):
+    if id is not None and not (keys.CLIENT_ID_RE.fullmatch(id) or keys.RUN_ID_RE.fullmatch(id)):
         raise ConfigError("id must be 8 to 64 letters, digits, '_' or '-'")
     if resume == "must" and id is None:
         raise ConfigError("resume='must' needs the id of the run to continue")
@@ -100,7 +101,7 @@ def init(
     if not chosen.project:
         raise ConfigError("no project: pass project=... or set KIROKU_PROJECT")
     if chosen.mode == "online" and not chosen.token:
-        raise ConfigError("no token: pass token=..., set KIROKU_TOKEN, or run `kiroku login`")
+        raise ConfigError("no token: run `kiroku login` or set KIROKU_TOKEN")
     options = _capture_options(capture)
     run = Run(
         settings=chosen,
@@ -118,7 +119,7 @@ def init(
     session = secrets.token_urlsafe(9)
     body = _create_body(run, notes=notes, group=group, parent=parent, options=options)
     if ci:
-        body["ci"] = dict(ci)
+        body["ci"] = redact_json(dict(ci))
     body["params"] = dict(params[: keys.MAX_PARAMS_PER_BATCH])
     # Named datasets first, then what DVC lists; the create carries the server's
     # per-request maximum and the rest follow in batches.
@@ -217,7 +218,7 @@ def _create_body(
     if isinstance(parent, Run) and parent_id is None:
         run._problem("parent", "the parent run is not created on the server yet; no parent set")
     elif parent_id is not None:
-        if not keys.RUN_ID_RE.match(parent_id):
+        if not keys.RUN_ID_RE.fullmatch(parent_id):
             raise ConfigError("parent must be a Run or a run id (32 hex characters)")
         body["parent_id"] = parent_id
     if options is not None and _capture is not None:
@@ -267,7 +268,7 @@ def _create_online(
     cannot be reached within ``init_timeout`` (the sender creates it later)."""
     settings = transport.settings
     deadline = time.monotonic() + settings.init_timeout
-    by_server_id = id is not None and keys.RUN_ID_RE.match(id) is not None
+    by_server_id = id is not None and keys.RUN_ID_RE.fullmatch(id) is not None
     if id is not None and (resume != "allow" or by_server_id):
         try:
             existing = _lookup(transport, create["project"], id, deadline)
@@ -321,7 +322,7 @@ def _lookup(transport: Transport, project: str, id: str, deadline: float) -> dic
     )
     if found["results"]:
         return found["results"][0]
-    if keys.RUN_ID_RE.match(id):
+    if keys.RUN_ID_RE.fullmatch(id):
         try:
             run = transport.call("GET", f"/runs/{id}", deadline=deadline)
         except NotFound:

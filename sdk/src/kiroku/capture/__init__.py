@@ -1,8 +1,9 @@
 """What the SDK records about a run on its own: git state, environment, GPUs, dataset
 hashes, DVC datasets and (optionally) system metrics.
 
-Standard library only, and nothing here raises into the caller: a probe that fails is
-left out and logged at debug level (``logging.getLogger("kiroku.capture")``).
+Standard library only (secrets are redacted with ``kiroku.redaction``), and nothing
+here raises into the caller: a probe that fails is left out and logged at debug level
+(``logging.getLogger("kiroku.capture")``).
 
     context = capture_run_context(CaptureOptions(gpus=False))
     # {"git": {...} | None, "environment": {...}}: the run-create fields of those names
@@ -25,6 +26,7 @@ from kiroku.capture.dvc import dvc_datasets
 from kiroku.capture.git import git_info, remote_strip_credentials
 from kiroku.capture.gpus import gpu_inventory
 from kiroku.capture.system import SystemMetricsSampler
+from kiroku.redaction import redact_environment
 
 __all__ = [
     "CaptureOptions",
@@ -68,9 +70,10 @@ def capture_run_context(options: CaptureOptions, cwd: Path | None = None) -> dic
     hostname}}`` for a run started in ``cwd`` (default: the current directory).
 
     ``git`` is None when turned off or outside a work tree; ``environment`` holds only
-    the fields that were asked for and could be read (it may be ``{}``). Every string
-    is valid UTF-8 without NUL, as the server requires. Git, packages and GPUs are
-    probed in parallel. Never raises.
+    the fields that were asked for and could be read (it may be ``{}``). Secrets are
+    redacted from the diff, the command line and every other string
+    (``kiroku.redaction``). Every string is valid UTF-8 without NUL, as the server
+    requires. Git, packages and GPUs are probed in parallel. Never raises.
     """
     try:
         return _capture(options, Path(cwd) if cwd is not None else Path.cwd())
@@ -110,7 +113,7 @@ def _capture(options: CaptureOptions, cwd: Path) -> dict:
             environment[name] = results[name]
     return {
         "git": clean_json(results.get("git")),
-        "environment": clean_json(dict(sorted(environment.items()))),
+        "environment": clean_json(redact_environment(dict(sorted(environment.items())))),
     }
 
 

@@ -1,7 +1,8 @@
 """The run's environment: Python, installed packages, OS, CPUs, memory, command line.
 
-Standard library only. Each function answers one field and may raise; the caller
-(``capture_run_context``) leaves a field out when its probe fails.
+Standard library only (the command line is redacted with ``kiroku.redaction``). Each
+function answers one field and may raise; the caller (``capture_run_context``) leaves a
+field out when its probe fails.
 """
 
 from __future__ import annotations
@@ -16,19 +17,11 @@ import sys
 from pathlib import Path
 
 from kiroku.capture._process import ProbeError, log, run_command
-from kiroku.capture.git import remote_strip_credentials
+from kiroku.redaction import redact_command
 
 MAX_PACKAGES = 10_000  # the server's limit
 MAX_ARG_CHARS = 4_096
 MAX_COMMAND_BYTES = 64 * 1024
-REDACTED = "***"
-
-# ``--api-key=...``, ``--token ...``, ``--db-password ...``: the value is replaced.
-_SECRET_FLAG = re.compile(
-    r"^--?[\w.-]*(token|passw(or)?d|secret|api[_-]?key|access[_-]?key|credential)[\w.-]*$",
-    re.IGNORECASE,
-)
-_URL_WITH_USERINFO = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://[^/?#]*@")
 
 
 def python_version() -> str:
@@ -91,29 +84,16 @@ def command_line(argv: list[str] | None = None) -> list[str]:
     """The command that started the process, interpreter and options included
     (``["python", "-m", "train", "--lr", "3e-4"]``), from ``sys.orig_argv``.
 
-    Values of flags that look like secrets (``--token``, ``--api-key=``,
-    ``--password``...) become ``***``, credentials in URLs are stripped, very long
-    arguments are cut and the whole stays under 64 KiB of JSON.
+    Secrets are redacted (``kiroku.redaction.redact_command``): the value of a flag
+    whose name says secret (``--token X``, ``--api-key=X``, ``--db-password X``)
+    becomes ``[redacted:<kind>]``, and so do tokens, keys, ``KEY=value`` secrets and
+    URL passwords anywhere. Very long arguments are cut and the whole stays under
+    64 KiB of JSON.
     """
     if argv is None:
         argv = list(getattr(sys, "orig_argv", None) or [sys.executable, *sys.argv])
     result: list[str] = []
-    hide_next = False
-    for arg in argv:
-        if hide_next:
-            result.append(REDACTED)
-            hide_next = False
-            continue
-        flag, eq, _ = arg.partition("=")
-        if _SECRET_FLAG.match(flag):
-            if eq:
-                result.append(f"{flag}={REDACTED}")
-            else:
-                result.append(arg)
-                hide_next = True
-            continue
-        if _URL_WITH_USERINFO.match(arg):
-            arg = remote_strip_credentials(arg)
+    for arg in redact_command(argv):
         if len(arg) > MAX_ARG_CHARS:
             arg = arg[:MAX_ARG_CHARS] + "..."
         result.append(arg)

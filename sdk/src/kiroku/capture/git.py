@@ -17,6 +17,7 @@ from kiroku.capture._process import (
     run_command,
     utf8_prefix,
 )
+from kiroku.redaction import redact_text
 
 MAX_COMMIT = 64
 MAX_BRANCH = 250
@@ -62,8 +63,10 @@ def git_info(cwd: Path, *, max_diff_bytes: int = 1_048_576) -> dict | None:
     ``remote`` when there is none (or it is longer than the server keeps). ``dirty``
     says whether tracked files differ from HEAD (staged or not); untracked files do not
     make a tree dirty, as with ``git describe --dirty``, but their names head the diff.
-    ``diff`` is that listing followed by ``git diff HEAD``, at most ``max_diff_bytes``
-    bytes of UTF-8 (cut on a character boundary, with ``diff_truncated`` true).
+    ``diff`` is that listing followed by ``git diff HEAD`` with its secrets redacted
+    (``kiroku.redaction``: tokens, keys, passwords, ``.env`` values...), at most
+    ``max_diff_bytes`` bytes of UTF-8 (cut on a character boundary, with
+    ``diff_truncated`` true).
     A probe that fails leaves its field empty (``dirty`` None); this never raises
     ``ProbeError`` past the first check.
     """
@@ -84,6 +87,10 @@ def git_info(cwd: Path, *, max_diff_bytes: int = 1_048_576) -> dict | None:
         log.debug("git: dirty flag not captured: %s", exc)
         dirty = None
     diff, truncated = _diff(cwd, commit, max_diff_bytes)
+    diff = redact_text(diff)
+    if len(diff.encode("utf-8")) > max_diff_bytes:  # a marker can be longer than its secret
+        diff, _ = utf8_prefix(diff.encode("utf-8"), max_diff_bytes)
+        truncated = True
     if len(remote) > MAX_REMOTE:
         log.debug("git: remote URL is longer than %d characters; left out", MAX_REMOTE)
         remote = ""

@@ -21,6 +21,7 @@ from typing import Any
 
 from kiroku.errors import InvalidInput
 from kiroku.keys import MAX_PARAM_VALUE_LENGTH, MAX_STEP, MIN_STEP, key_clean, text_value
+from kiroku.redaction import redact_value
 
 Points = dict[str, list[tuple[int, float]]]
 
@@ -47,9 +48,10 @@ def read_metrics_files(paths: Sequence[str | os.PathLike[str]]) -> Points:
 
 def read_params_file(path: str | os.PathLike[str]) -> dict[str, str]:
     """The params of a JSON or YAML object (nested keys joined with ``/``; an empty
-    object stays a value), each value as the text the server stores. Raises InvalidInput
-    for another extension, a bad key, a value longer than the server's limit, or a file
-    without params."""
+    object stays a value), each value as the text the server stores, secrets redacted
+    as ``kiroku.init`` redacts config (``kiroku.redaction.redact_value``). Raises
+    InvalidInput for another extension, a bad key, a value longer than the server's
+    limit, or a file without params."""
     path = os.fspath(path)
     suffix = os.path.splitext(path)[1].lower()
     if suffix not in PARAMS_SUFFIXES:
@@ -66,7 +68,7 @@ def read_params_file(path: str | os.PathLike[str]) -> dict[str, str]:
             raise InvalidInput(f"{path}: param {key!r}: {problem}")
         if key in params:
             raise InvalidInput(f"{path}: key {key!r} appears twice")
-        params[key] = text
+        params[key] = redact_value(key, text)[:MAX_PARAM_VALUE_LENGTH]
     if not params:
         raise InvalidInput(f"params file {path!r} has no params")
     return params
@@ -190,7 +192,8 @@ def _number(where: str, key: str, value: Any) -> float:
     if isinstance(value, str):
         if value in _NON_FINITE:
             return _NON_FINITE[value]
-        raise InvalidInput(f"{where}: {value!r} is not a number (key {key!r})")
+        # The message reaches the CI log, often public: no secret in it.
+        raise InvalidInput(f"{where}: {redact_value(key, value)!r} is not a number (key {key!r})")
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidInput(
             f"{where}: key {key!r} is {_kind(value)}; expected a number or an object"
@@ -394,7 +397,9 @@ def _cell_number(where: str, key: str, text: str) -> float:
     try:
         return float(text)
     except ValueError:
-        raise InvalidInput(f"{where}: {text!r} is not a number (key {key!r})") from None
+        raise InvalidInput(
+            f"{where}: {redact_value(key, text)!r} is not a number (key {key!r})"
+        ) from None
 
 
 def _cell_step(where: str, text: str) -> int:

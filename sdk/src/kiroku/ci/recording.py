@@ -20,6 +20,7 @@ from kiroku.artifacts.upload import Uploader
 from kiroku.ci.github import CiContext
 from kiroku.ci.inputs import Points
 from kiroku.errors import KirokuError
+from kiroku.redaction import redact_json, redact_text
 from kiroku.report import Reporter
 from kiroku.settings import Settings
 from kiroku.transport import Transport
@@ -59,13 +60,14 @@ def default_name(ctx: CiContext) -> str:
 
 def create_body(results: Results, ctx: CiContext) -> dict[str, Any]:
     """The run's create request: the CI context, git as the CI system names it (the
-    PR head, not the merge commit GitHub checks out) and the environment."""
+    PR head, not the merge commit GitHub checks out) and the environment, each with
+    its secrets redacted (``kiroku.redaction``)."""
     body: dict[str, Any] = {
         "client_id": results.client_id,
         "name": results.name,
         "started_at": time.time(),
         "params": dict(list(results.params.items())[: keys.MAX_PARAMS_PER_BATCH]),
-        "ci": ctx.ci,
+        "ci": redact_json(ctx.ci),
     }
     git: dict[str, Any] = {}
     environment: dict[str, Any] = {}
@@ -147,7 +149,7 @@ class Recorder:
         body = {
             "baseline": results.baseline,
             "fail_on": results.fail_on,
-            "junit": results.junit,
+            "junit": redact_json(results.junit),  # failed tests' names are free text
             "status": "finished",
         }
         return self._call("POST", f"/runs/{self.run_id}/ci-report", body=body)
@@ -155,7 +157,7 @@ class Recorder:
     def fail(self, reason: str) -> None:
         """End the run as FAILED with ``reason`` in its summary (best effort: the
         caller is already reporting an error)."""
-        body = {"status": "failed", "summary": {"ci_error": reason[:1000]}}
+        body = {"status": "failed", "summary": {"ci_error": redact_text(reason)[:1000]}}
         with contextlib.suppress(KirokuError):
             self._call("POST", f"/runs/{self.run_id}/finish", body=body)
 
