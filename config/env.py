@@ -126,7 +126,11 @@ def env_origins(name: str, *, schemes: tuple[str, ...]) -> list[str]:
     for origin in origins:
         parts = urlsplit(origin)
         only_a_host = origin == f"{parts.scheme}://{parts.netloc}"
-        if parts.scheme not in schemes or not only_a_host or not _ORIGIN_HOST.match(parts.netloc):
+        if (
+            parts.scheme not in schemes
+            or not only_a_host
+            or not _ORIGIN_HOST.fullmatch(parts.netloc)
+        ):
             expected = " or ".join(f"{scheme}://" for scheme in schemes)
             raise ImproperlyConfigured(
                 f"{name} must hold origins starting with {expected} and naming only a host "
@@ -146,7 +150,7 @@ def env_proxy_ssl_header(name: str) -> tuple[str, str] | None:
     if value is None:
         return None
     header, _, expected = (part.strip() for part in value.partition(","))
-    if not _META_HEADER.match(header) or not expected or "," in expected:
+    if not _META_HEADER.fullmatch(header) or not expected or "," in expected:
         raise ImproperlyConfigured(
             f"{name} must be a header as Django names it and the value meaning HTTPS, "
             f"e.g. HTTP_X_FORWARDED_PROTO,https; got {value!r}"
@@ -216,7 +220,7 @@ def env_rate(name: str, default: str) -> tuple[int, int] | None:
     value = (_raw(name) or default).lower()
     if value in {"0", "off"}:
         return None
-    match = _RATE.match(value)
+    match = _RATE.fullmatch(value)
     if match is None or int(match.group(1)) < 1:
         raise ImproperlyConfigured(
             f"{name} must be a rate such as 6000/min (per s, min, hour or day), or off; "
@@ -239,12 +243,12 @@ def env_artifact_store(name: str, default_root: Path) -> dict:
     parts = urlsplit(value)
     if parts.scheme == "s3":
         bucket, prefix = parts.netloc, parts.path.strip("/")
-        if not _BUCKET.match(bucket):
+        if not _BUCKET.fullmatch(bucket):
             raise ImproperlyConfigured(
                 f"{name} must name an S3 bucket (3-63 lowercase letters, digits, '.', '-'), "
                 f"e.g. s3://kiroku-artifacts/prod; got {value!r}"
             )
-        if prefix and (not _PREFIX.match(prefix) or ".." in prefix.split("/")):
+        if prefix and (not _PREFIX.fullmatch(prefix) or ".." in prefix.split("/")):
             raise ImproperlyConfigured(
                 f"{name} prefix may hold letters, digits, '.', '_', '-' and '/' only; "
                 f"got {prefix!r}"

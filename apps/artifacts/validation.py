@@ -41,7 +41,7 @@ def part_size_for(size: int) -> int:
 
 
 def _sha256(value: Any, field: str) -> str:
-    if not isinstance(value, str) or not _HEX64.match(value.lower()):
+    if not isinstance(value, str) or not _HEX64.fullmatch(value.lower()):
         raise Invalid(f"{field} must be a SHA-256 digest: 64 hexadecimal characters", field=field)
     return value.lower()
 
@@ -69,7 +69,7 @@ def artifact_create_clean(data: Any) -> ArtifactCreateIn:
     if (
         not isinstance(content_type, str)
         or len(content_type) > MAX_CONTENT_TYPE
-        or not _CONTENT_TYPE.match(content_type)
+        or not _CONTENT_TYPE.fullmatch(content_type)
     ):
         raise Invalid(
             "content_type must be a media type like text/csv (optionally '; charset=...'), "

@@ -64,7 +64,7 @@ class Ticket:
             raise TicketInvalid("the transfer link is not valid") from exc
         if ticket.expires < time.time():
             raise TicketInvalid("the transfer link has expired")
-        if not _KEY.match(ticket.key):
+        if not _KEY.fullmatch(ticket.key):
             raise TicketInvalid("the transfer link is not valid")
         return ticket
 
@@ -78,7 +78,7 @@ class LocalStore(Store):
         self.root = Path(root)
 
     def _file(self, key: str) -> Path:
-        if not _KEY.match(key):
+        if not _KEY.fullmatch(key):
             raise ValueError(f"not a storage key: {key!r}")
         return self.root / key
 

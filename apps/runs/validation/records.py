@@ -180,12 +180,12 @@ def run_create_clean(data: Any) -> RunCreateIn:
     fields_known(data, RUN_CREATE_FIELDS)
     client_id = data.get("client_id")
     if client_id is not None and (
-        not isinstance(client_id, str) or not _CLIENT_ID_RE.match(client_id)
+        not isinstance(client_id, str) or not _CLIENT_ID_RE.fullmatch(client_id)
     ):
         raise Invalid("client_id must be 8 to 64 letters, digits, '_' or '-'", field="client_id")
     parent_id = data.get("parent_id")
     if parent_id is not None and (
-        not isinstance(parent_id, str) or not _RUN_ID_RE.match(parent_id)
+        not isinstance(parent_id, str) or not _RUN_ID_RE.fullmatch(parent_id)
     ):
         raise Invalid("parent_id must be a run id (32 hex characters)", field="parent_id")
     return RunCreateIn(

@@ -43,7 +43,7 @@ def key_problem(key: Any) -> str | None:
         return "key must be a string"
     if not 1 <= len(key) <= MAX_KEY_LENGTH:
         return f"key must be 1 to {MAX_KEY_LENGTH} characters"
-    if not _KEY_RE.match(key):
+    if not _KEY_RE.fullmatch(key):
         return "key may contain only letters, digits, '_', '-', '.', '/' and spaces"
     if ".." in key or key.startswith("/"):
         return "key must not contain '..' or start with '/'"

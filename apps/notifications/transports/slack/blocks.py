@@ -128,7 +128,7 @@ def code(text: str, limit: int) -> str:
 
 def mention(username: str, user_ids: Mapping[str, str]) -> str:
     user_id = user_ids.get(username, "")
-    if _SLACK_USER_ID.match(user_id):
+    if _SLACK_USER_ID.fullmatch(user_id):
         return f"<@{user_id}>"
     return "@" + fit(username, 60)
 

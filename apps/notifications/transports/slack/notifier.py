@@ -97,7 +97,7 @@ def api_error(response: SlackResponse) -> TransportError:
     if status != 200:
         return TransportError(f"http_{status}")
     # slack_sdk turns a body that is not JSON into a long "error" sentence.
-    return TransportError(error if _ERROR_CODE.match(error) else "invalid_response")
+    return TransportError(error if _ERROR_CODE.fullmatch(error) else "invalid_response")
 
 
 @contextmanager

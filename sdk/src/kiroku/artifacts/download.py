@@ -215,12 +215,12 @@ class _Downloader:
                 continue
             size, sha256 = entry.get("size"), entry.get("sha256")
             if not (
-                _ID.match(str(entry.get("id")))
+                _ID.fullmatch(str(entry.get("id")))
                 and isinstance(size, int)
                 and not isinstance(size, bool)
                 and size >= 0
                 and isinstance(sha256, str)
-                and _SHA256.match(sha256)
+                and _SHA256.fullmatch(sha256)
             ):
                 self.result.failed.append((name, "the listing's id, size or sha256 is malformed"))
                 continue

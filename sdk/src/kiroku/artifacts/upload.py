@@ -333,14 +333,14 @@ class Uploader:
         run_id = self._wait_run_id()
         body: dict[str, Any] = {"path": file.name, "size": size, "sha256": sha256}
         content_type = mimetypes.guess_type(file.name)[0]
-        if content_type and _MEDIA_TYPE.match(content_type):  # else the server's default
+        if content_type and _MEDIA_TYPE.fullmatch(content_type):  # else the server's default
             body["content_type"] = content_type
         # A declaration whose answer was lost and is sent again leaves a pending
         # version behind that is never completed, so never listed.
         answer = self.call("POST", f"/runs/{run_id}/artifacts", body)
         try:
             artifact_id, upload = str(answer["id"]), answer["upload"]
-            if not RUN_ID_RE.match(artifact_id):
+            if not RUN_ID_RE.fullmatch(artifact_id):
                 raise ValueError(f"artifact id {artifact_id!r}")
             if upload["method"] == "put":
                 self._put_whole(file, size, upload)

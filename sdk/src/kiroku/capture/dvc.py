@@ -147,7 +147,7 @@ def _entries(value: Any) -> list[dict]:
 
 def _record(root: Path, base: Path, entry: dict) -> dict | None:
     md5 = entry.get("md5")
-    if not isinstance(md5, str) or not _MD5.match(md5):
+    if not isinstance(md5, str) or not _MD5.fullmatch(md5):
         return None  # not yet computed, or another hash (etag, checksum) we cannot compare
     target = os.path.normpath(os.path.join(base, entry["path"]))
     name = Path(os.path.relpath(target, root)).as_posix()

@@ -97,7 +97,7 @@ def comment_upsert(
     Raises CommentError for a refusal (any 4xx but rate limits), for failures that
     outlast the retries, and for a ``repository`` or ``pr`` that cannot be right.
     """
-    if not _REPOSITORY.match(repository):
+    if not _REPOSITORY.fullmatch(repository):
         raise CommentError(f"repository {repository!r} is not owner/name")
     if isinstance(pr, bool) or not isinstance(pr, int) or pr < 1:
         raise CommentError(f"pull request number {pr!r} is not a positive integer")

@@ -52,7 +52,7 @@ def baseline_check(text: str) -> str:
     ok = (
         text == "project"
         or (kind == "branch" and rest.strip() != "")
-        or (kind == "run" and RUN_ID_RE.match(rest) is not None)
+        or (kind == "run" and RUN_ID_RE.fullmatch(rest) is not None)
         or (kind == "best" and re.match(r"^.+:(max|min)$", rest) is not None)
     )
     if not ok:

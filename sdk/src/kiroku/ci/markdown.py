@@ -50,7 +50,7 @@ def md_text(value: Any) -> str:
 
 def md_link(label: str, url: Any) -> str:
     """``[label](url)`` for an http(s) URL; only the label (already markdown) otherwise."""
-    if isinstance(url, str) and _WEB_URL.match(url):
+    if isinstance(url, str) and _WEB_URL.fullmatch(url):
         return f"[{label}]({url})"
     return label
 
