@@ -7,8 +7,6 @@ import hashlib
 import secrets
 from pathlib import Path
 
-from django.core.exceptions import ImproperlyConfigured
-
 from config.env import (
     env_artifact_store,
     env_bool,
@@ -23,7 +21,7 @@ from config.env import (
     env_redis_url,
     env_str,
 )
-from config.log_config import logging_config
+from config.observability import observability_settings
 from config.security import PROFILES, security_settings
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -375,38 +373,14 @@ else:
 KIROKU_SEARCH_TIMEOUT_MS = env_int("KIROKU_SEARCH_TIMEOUT_MS", 10_000, minimum=0, maximum=600_000)
 # ---- end of fair use -------------------------------------------------------------------------
 
-# ---- Observability: logs, request ids, metrics (apps/core/observability.py, metrics.py) ----
-# One line per record: a JSON object (time, level, logger, message, request_id, and the
-# access log's method, path, status, duration_ms, user_id, token_id), or text. JSON by
-# default in production.
-KIROKU_LOG_FORMAT = env_choice(
-    "KIROKU_LOG_FORMAT", "json" if KIROKU_ENV == "production" else "text", ("json", "text")
-)
-LOGGING = logging_config(
-    log_format=KIROKU_LOG_FORMAT,
-    level=env_choice(
-        "KIROKU_LOG_LEVEL", "info", ("debug", "info", "warning", "error", "critical")
-    ).upper(),
-)
-# /metrics answers "Authorization: Bearer <KIROKU_METRICS_TOKEN>" and callers on the
-# loopback address (not through a proxy); anyone else gets a 404. Unset: loopback only.
-KIROKU_METRICS_TOKEN = env_str("KIROKU_METRICS_TOKEN")
-if KIROKU_METRICS_TOKEN is not None and len(KIROKU_METRICS_TOKEN) < 16:
-    raise ImproperlyConfigured("KIROKU_METRICS_TOKEN must be at least 16 characters long")
-# Celery workers serve their metrics (delivery outcomes) on this port, unauthenticated;
-# 0: they do not.
-KIROKU_WORKER_METRICS_PORT = env_int("KIROKU_WORKER_METRICS_PORT", 0, minimum=0, maximum=65535)
-# prometheus_client's multiprocess mode (several gunicorn workers, Celery's prefork pool):
-# each process counts in files here and a scrape sums them. One empty folder per gunicorn
-# master and per Celery worker; prometheus_client reads the variable itself.
-_PROMETHEUS_DIR = env_str("PROMETHEUS_MULTIPROC_DIR")
-if _PROMETHEUS_DIR is not None and not Path(_PROMETHEUS_DIR).is_dir():
-    raise ImproperlyConfigured(
-        f"PROMETHEUS_MULTIPROC_DIR must be an existing folder, got {_PROMETHEUS_DIR!r}"
-    )
-if KIROKU_WORKER_METRICS_PORT and _PROMETHEUS_DIR is None:
-    raise ImproperlyConfigured(
-        "KIROKU_WORKER_METRICS_PORT needs PROMETHEUS_MULTIPROC_DIR (a folder of the worker's "
-        "own): a worker's pool processes share their counts through it"
-    )
+# ---- Observability: logs, request ids, metrics (config/observability.py) ----------------
+# KIROKU_LOG_FORMAT (JSON by default in production, else text) and KIROKU_LOG_LEVEL make
+# LOGGING; /metrics answers KIROKU_METRICS_TOKEN and loopback callers; Celery workers
+# serve their metrics on KIROKU_WORKER_METRICS_PORT (0: they do not), which needs
+# PROMETHEUS_MULTIPROC_DIR. A malformed or inconsistent value stops start-up.
+_OBSERVABILITY = observability_settings(production=KIROKU_ENV == "production")
+KIROKU_LOG_FORMAT = _OBSERVABILITY["KIROKU_LOG_FORMAT"]
+LOGGING = _OBSERVABILITY["LOGGING"]
+KIROKU_METRICS_TOKEN = _OBSERVABILITY["KIROKU_METRICS_TOKEN"]
+KIROKU_WORKER_METRICS_PORT = _OBSERVABILITY["KIROKU_WORKER_METRICS_PORT"]
 # ---- end of observability ------------------------------------------------------------------

@@ -1,17 +1,7 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
-from apps.portal.views.account import SignInView, SignOutView, TokensView
-from apps.portal.views.accounts_pages import (
-    AccountView,
-    InvitationsView,
-    InviteView,
-    PasswordResetCompleteView,
-    PasswordResetConfirmView,
-    PasswordResetSentView,
-    PasswordResetView,
-    SignUpView,
-)
+from apps.portal.views.account import AccountView, SignInView, SignOutView, TokensView
 from apps.portal.views.audit_page import AuditPageView
 from apps.portal.views.compare import CompareView
 from apps.portal.views.comparisons import (
@@ -21,6 +11,13 @@ from apps.portal.views.comparisons import (
     ComparisonView,
 )
 from apps.portal.views.integrations import IntegrationsView
+from apps.portal.views.invitations import InvitationsView, InviteView
+from apps.portal.views.password_reset import (
+    PasswordResetCompleteView,
+    PasswordResetConfirmView,
+    PasswordResetSentView,
+    PasswordResetView,
+)
 from apps.portal.views.project_settings import ProjectSettingsView
 from apps.portal.views.projects import ProjectListView
 from apps.portal.views.run import (
@@ -41,6 +38,7 @@ from apps.portal.views.shared import (
     SharedRunView,
     SharedStatusView,
 )
+from apps.portal.views.signup import SignUpView
 
 app_name = "portal"
 

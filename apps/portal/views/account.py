@@ -1,17 +1,26 @@
-"""Signing in and out, and the user's personal API tokens."""
+"""The signed-in user's own account: signing in and out, the account page (name, email,
+password) and the personal API tokens. The account page shows only its own user."""
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth import views as auth_views
-from django.http import Http404, HttpResponse
+from django.contrib.auth.forms import PasswordChangeForm
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
 from apps.accounts.models import ApiToken, TokenKind
-from apps.accounts.services import token_create, token_revoke
-from apps.core.errors import Invalid
+from apps.accounts.services import (
+    token_create,
+    token_revoke,
+    user_email_change,
+    user_name_update,
+    user_password_set,
+)
+from apps.core.errors import Invalid, KirokuError
 from apps.core.ids import id_parse
 from apps.core.throttles import login_attempt_wait
 from apps.portal.views.base import ANYONE, SIGNED_IN, PortalView
@@ -46,6 +55,69 @@ class SignOutView(auth_views.LogoutView):
     signing out when signed out just lands on the sign-in page."""
 
     access = ANYONE
+
+
+class AccountView(PortalView):
+    """``/account``: the user's name, email (needs the current password) and password
+    (Django's PasswordChangeForm; the session survives the change)."""
+
+    access = SIGNED_IN
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return self._page(request)
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        action = request.POST.get("action", "")
+        user = request.user
+        try:
+            if action == "name":
+                user_name_update(
+                    principal=self.principal,
+                    user=user,
+                    first_name=request.POST.get("first_name", ""),
+                    last_name=request.POST.get("last_name", ""),
+                )
+                messages.success(request, "Your name is saved.")
+            elif action == "email":
+                user_email_change(
+                    principal=self.principal,
+                    user=user,
+                    email=request.POST.get("email", ""),
+                    password=request.POST.get("password", ""),
+                )
+                messages.success(request, f"Your email is now {user.email}.")
+            elif action == "password":
+                form = PasswordChangeForm(user, request.POST)
+                if not form.is_valid():
+                    return self._page(request, action=action, password_form=form, status=400)
+                user_password_set(
+                    principal=self.principal, user=user, password=form.cleaned_data["new_password1"]
+                )
+                update_session_auth_hash(request, user)
+                messages.success(request, "Your password is changed.")
+            else:
+                raise Invalid(f"unknown action '{action}'")
+        except KirokuError as exc:
+            errors = {exc.field or "form": exc.message}
+            return self._page(request, action=action, errors=errors, status=exc.status)
+        return redirect("portal:account")
+
+    def _page(
+        self,
+        request: HttpRequest,
+        *,
+        action: str = "",
+        errors: dict[str, str] | None = None,
+        password_form: PasswordChangeForm | None = None,
+        status: int = 200,
+    ) -> HttpResponse:
+        context = {
+            "action": action,
+            "errors": errors or {},
+            "typed": request.POST if action else {},
+            "password_form": password_form or PasswordChangeForm(request.user),
+        }
+        return render(request, "portal/account/account.html", context, status=status)
 
 
 class TokensView(PortalView):

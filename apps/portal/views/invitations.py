@@ -1,25 +1,20 @@
-"""Team accounts in the portal: site admins invite people by email, invitees accept
-with a one-time link, anyone resets a forgotten password by email, open sign-up
-(only behind KIROKU_OPEN_SIGNUP), and each user's own account page.
+"""Invitations in the portal: site admins invite people by email into projects, with a
+role in each, and the invitee accepts with a one-time link (joining with the account
+of the invited address, or creating it there).
 
-Nothing here lists users: an invitation names an email, and the account page shows
-only its own user.
+Nothing here lists users: an invitation names an email.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import login, update_session_auth_hash
-from django.contrib.auth import views as auth_views
-from django.contrib.auth.forms import PasswordChangeForm
+from django.contrib.auth import login
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse_lazy
 from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
 
@@ -37,19 +32,12 @@ from apps.accounts.invitations import (
     invitation_revoke,
 )
 from apps.accounts.models import Invitation
-from apps.accounts.services import (
-    user_email_change,
-    user_name_update,
-    user_password_set,
-    user_signup,
-)
 from apps.core.errors import Forbidden, Invalid, KirokuError, NotFound
-from apps.core.throttles import password_reset_email_allowed, password_reset_wait
-from apps.portal.views.base import ANYONE, SIGNED_IN, STAFF, PortalView, portal_principal
+from apps.portal.views.base import ANYONE, STAFF, PortalView, portal_principal
 from apps.projects.models import Project, Role
 from apps.projects.selectors import project_list_for_principal
 
-# --- site admins: invitations ----------------------------------------------------------
+# --- site admins -----------------------------------------------------------------------
 
 
 class InvitationsView(PortalView):
@@ -259,177 +247,3 @@ class InviteView(PortalView):
             "form": form or {},
         }
         return render(request, "portal/account/invite.html", context, status=status)
-
-
-# --- open sign-up ----------------------------------------------------------------------
-
-
-class SignUpView(PortalView):
-    """``/signup``: the 404 page unless KIROKU_OPEN_SIGNUP is on."""
-
-    access = ANYONE
-
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not settings.KIROKU_OPEN_SIGNUP:
-            raise Http404("not found")
-        if request.user.is_authenticated:
-            return redirect("portal:projects")
-        return super().dispatch(request, *args, **kwargs)
-
-    def get(self, request: HttpRequest) -> HttpResponse:
-        return self._page(request)
-
-    def post(self, request: HttpRequest) -> HttpResponse:
-        form = {
-            "username": request.POST.get("username", "").strip(),
-            "email": request.POST.get("email", "").strip(),
-        }
-        password = request.POST.get("password1", "")
-        if password != request.POST.get("password2", ""):
-            return self._page(
-                request, form=form, errors={"password2": "the two passwords differ"}, status=400
-            )
-        try:
-            user = user_signup(username=form["username"], email=form["email"], password=password)
-        except KirokuError as exc:
-            errors = {exc.field or "form": exc.message}
-            return self._page(request, form=form, errors=errors, status=exc.status)
-        login(request, user)
-        messages.success(request, f"Welcome, {user.username}.")
-        return redirect("portal:projects")
-
-    def _page(
-        self,
-        request: HttpRequest,
-        *,
-        form: dict[str, str] | None = None,
-        errors: dict[str, str] | None = None,
-        status: int = 200,
-    ) -> HttpResponse:
-        context = {"form": form or {}, "errors": errors or {}}
-        return render(request, "portal/account/signup.html", context, status=status)
-
-
-# --- the user's own account ------------------------------------------------------------
-
-
-class AccountView(PortalView):
-    """``/account``: the user's name, email (needs the current password) and password
-    (Django's PasswordChangeForm; the session survives the change)."""
-
-    access = SIGNED_IN
-
-    def get(self, request: HttpRequest) -> HttpResponse:
-        return self._page(request)
-
-    def post(self, request: HttpRequest) -> HttpResponse:
-        action = request.POST.get("action", "")
-        user = request.user
-        try:
-            if action == "name":
-                user_name_update(
-                    principal=self.principal,
-                    user=user,
-                    first_name=request.POST.get("first_name", ""),
-                    last_name=request.POST.get("last_name", ""),
-                )
-                messages.success(request, "Your name is saved.")
-            elif action == "email":
-                user_email_change(
-                    principal=self.principal,
-                    user=user,
-                    email=request.POST.get("email", ""),
-                    password=request.POST.get("password", ""),
-                )
-                messages.success(request, f"Your email is now {user.email}.")
-            elif action == "password":
-                form = PasswordChangeForm(user, request.POST)
-                if not form.is_valid():
-                    return self._page(request, action=action, password_form=form, status=400)
-                user_password_set(
-                    principal=self.principal, user=user, password=form.cleaned_data["new_password1"]
-                )
-                update_session_auth_hash(request, user)
-                messages.success(request, "Your password is changed.")
-            else:
-                raise Invalid(f"unknown action '{action}'")
-        except KirokuError as exc:
-            errors = {exc.field or "form": exc.message}
-            return self._page(request, action=action, errors=errors, status=exc.status)
-        return redirect("portal:account")
-
-    def _page(
-        self,
-        request: HttpRequest,
-        *,
-        action: str = "",
-        errors: dict[str, str] | None = None,
-        password_form: PasswordChangeForm | None = None,
-        status: int = 200,
-    ) -> HttpResponse:
-        context = {
-            "action": action,
-            "errors": errors or {},
-            "typed": request.POST if action else {},
-            "password_form": password_form or PasswordChangeForm(request.user),
-        }
-        return render(request, "portal/account/account.html", context, status=status)
-
-
-# --- password reset by email (Django's views, our templates) ---------------------------
-
-
-class PasswordResetView(auth_views.PasswordResetView):
-    """Asks for an email; the answer is the same page whether or not it has an account
-    (Django sends mail only to active accounts with a usable password).
-
-    Throttled (apps.core.throttles): requests per client address over
-    ``password_reset`` are answered 429 with the form and the wait; an email address
-    asked for more than ``password_reset_email`` allows gets the same "check your
-    email" page as any other, and no email. That refusal is silent because the page
-    must read the same for every address: a 429 there would tell a stranger that
-    someone asked for this address recently, and the person it protects already has
-    the emails sent before it."""
-
-    access = ANYONE
-    template_name = "registration/password_reset_form.html"
-    email_template_name = "registration/password_reset_email.txt"
-    subject_template_name = "registration/password_reset_subject.txt"
-    success_url = reverse_lazy("portal:password-reset-sent")
-
-    @property
-    def extra_email_context(self) -> dict[str, str]:
-        return {"base_url": settings.KIROKU_BASE_URL}
-
-    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        refused = password_reset_wait(request)
-        if refused is None:
-            return super().post(request, *args, **kwargs)
-        wait, message = refused
-        messages.error(request, message)
-        form = self.get_form_class()(initial={"email": request.POST.get("email", "")[:254]})
-        response = self.render_to_response(self.get_context_data(form=form))
-        response.status_code = 429
-        response["Retry-After"] = str(wait)
-        return response
-
-    def form_valid(self, form: Any) -> HttpResponse:
-        if not password_reset_email_allowed(form.cleaned_data["email"]):
-            return HttpResponseRedirect(self.get_success_url())
-        return super().form_valid(form)
-
-
-class PasswordResetSentView(auth_views.PasswordResetDoneView):
-    access = ANYONE
-    template_name = "registration/password_reset_done.html"
-
-
-class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
-    access = ANYONE
-    template_name = "registration/password_reset_confirm.html"
-    success_url = reverse_lazy("portal:password-reset-complete")
-
-
-class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
-    access = ANYONE
-    template_name = "registration/password_reset_complete.html"
