@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 from xml.parsers import expat
 
-from kiroku.ci.inputs import read_bytes
+from kiroku.ci.files import read_bytes
 from kiroku.errors import InvalidInput
 
 MAX_FAILED_NAMES = 50
