@@ -192,12 +192,27 @@ def env_database(name: str, default_sqlite_path: Path) -> dict:
 
 
 def _sqlite(path: str) -> dict:
+    """A SQLite file shared by the server's threads and processes (the web server, the
+    in-process scheduler, ``manage.py`` commands), each with connections of its own."""
     return {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": path,
-        # IMMEDIATE takes the write lock when a transaction starts, so two writers
-        # queue instead of failing with "database is locked" halfway through.
-        "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 20},
+        "OPTIONS": {
+            # IMMEDIATE takes the write lock when a transaction starts: two writers
+            # queue on the busy timeout instead of one failing with "database is
+            # locked" when it upgrades a read lock to write halfway through (SQLite
+            # answers that deadlock at once, without waiting).
+            "transaction_mode": "IMMEDIATE",
+            # Seconds a connection waits for the write lock before "database is locked".
+            "timeout": 20,
+            # WAL: readers never wait for the writer, nor the writer for readers (with
+            # the default rollback journal every read waits out each commit).
+            # synchronous=NORMAL is WAL's recommended pairing: a commit survives a
+            # crash of the process; a power cut may lose the last commits, never
+            # corrupt the file. journal_mode is stored in the file; synchronous is
+            # per connection, hence on every connect.
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+        },
     }
 
 

@@ -83,6 +83,28 @@ def test_unset_database_url_means_embedded_sqlite(monkeypatch, tmp_path):
     assert (tmp_path / "var").is_dir()
 
 
+def test_embedded_sqlite_opens_in_wal_waits_for_the_lock_and_writes_immediately(
+    monkeypatch, tmp_path, django_db_blocker
+):
+    from django.db.utils import ConnectionHandler
+
+    monkeypatch.delenv("X_DB", raising=False)
+    config = kenv.env_database("X_DB", tmp_path / "var" / "k.sqlite3")
+    database = ConnectionHandler({"default": config})["default"]  # not the tests' database
+    pragmas = {}
+    with django_db_blocker.unblock():
+        try:
+            with database.cursor() as cursor:
+                for name in ("journal_mode", "synchronous", "busy_timeout"):
+                    cursor.execute(f"PRAGMA {name}")
+                    pragmas[name] = cursor.fetchone()[0]
+        finally:
+            database.close()
+    # synchronous 1 is NORMAL; the busy timeout is in milliseconds.
+    assert pragmas == {"journal_mode": "wal", "synchronous": 1, "busy_timeout": 20000}
+    assert database.transaction_mode == "IMMEDIATE"
+
+
 def test_env_list_splits_and_trims(monkeypatch):
     monkeypatch.setenv("X_HOSTS", " a.example , b.example,,")
     assert kenv.env_list("X_HOSTS", []) == ["a.example", "b.example"]

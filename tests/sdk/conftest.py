@@ -2,8 +2,9 @@
 settings with small intervals, the fault proxy, and a reader over the API.
 
 The SDK never imports Django; these tests drive it over HTTP exactly as a training
-script would. While an SDK run is open, tests read the server only over HTTP (on
-SQLite the live server shares the test's database connection).
+script would, and read what the server stored over HTTP too. The live server's threads
+use connections of their own, as a real server's do (on SQLite the test database is a
+file for that: tests/conftest.py).
 """
 
 from __future__ import annotations
