@@ -102,8 +102,9 @@ def test_runs_list_and_show(server, token, three_runs, capsys, monkeypatch):
     monkeypatch.setenv("KIROKU_TOKEN", token)
     assert main(["runs", "list", "-p", "vision", "--order-by", "name", "--limit", "2"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert [line.split()[0] for line in lines] == [three_runs[0].id, three_runs[1].id]
-    assert all("FINISHED" in line for line in lines)
+    assert lines[0].split() == ["ID", "NAME", "STATUS", "CREATED", "AUTHOR"]
+    assert [line.split()[0] for line in lines[1:]] == [three_runs[0].id, three_runs[1].id]
+    assert all("FINISHED" in line for line in lines[1:])
     assert main(["runs", "show", three_runs[1].id]) == 0
     out = capsys.readouterr().out
     assert "vision/r1  FINISHED" in out

@@ -11,16 +11,18 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import json
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from kiroku.api import Api, ApiRun
-from kiroku.errors import AuthError, ConfigError, InvalidInput, KirokuError
+from kiroku.api import Api
+from kiroku.errors import AuthError, ConfigError, InvalidInput, KirokuError, NotFound
+from kiroku.projects import project_unknown_error
 from kiroku.settings import (
     DEFAULT_URL,
+    NO_URL,
     Settings,
     credentials_path,
     credentials_read,
@@ -35,6 +37,7 @@ from kiroku.version import __version__
 OK, FAILURE, USAGE, AUTH = 0, 1, 2, 3
 # A person is waiting: retry transient failures for a couple of seconds, not ten.
 CLI_SETTINGS = Settings(init_timeout=2.0, backoff_base=0.25, backoff_max=1.0)
+NO_URL_MESSAGE = "no server URL: pass --url, set KIROKU_URL, or run `kiroku login`"
 
 
 def _print(text: str = "") -> None:
@@ -83,9 +86,26 @@ def cmd_login(args: argparse.Namespace) -> int:
     if not token:
         raise ConfigError("no token given")
     with Api(url=url, token=token, settings=CLI_SETTINGS) as api:
-        me = api.me()
-    path = credentials_write(url, token)
-    _print(f"Logged in to {url} as {_caller(me)}. Saved to {path} (mode 600).")
+        try:
+            me = api.me()
+        except NotFound:
+            root = urlsplit(url)
+            raise ConfigError(
+                f"no Kiroku API at {url} (GET {url}/api/v1/me answered 404): give the "
+                f"server's root URL, e.g. --url {root.scheme}://{root.netloc}",
+                status=404,
+            ) from None
+        project = args.project
+        if project:
+            try:
+                api.get(f"/projects/{project}")
+            except NotFound:
+                raise project_unknown_error(api._transport, project) from None
+        elif saved.get("url") == url:
+            project = saved.get("project")  # logging in again keeps the chosen project
+    path = credentials_write(url, token, project=project)
+    chosen = f" Default project: {project}." if project else ""
+    _print(f"Logged in to {url} as {_caller(me)}.{chosen} Saved to {path} (mode 600).")
     return OK
 
 
@@ -129,72 +149,15 @@ def cmd_sync(args: argparse.Namespace) -> int:
     return code
 
 
-def _run_line(run: ApiRun) -> str:
-    created = str(run.data.get("created_at") or "")[:19].replace("T", " ")
-    return f"{run.id}  {run.status:<8}  {created}  {run.data.get('author') or '-':<12}  {run.name}"
-
-
-def cmd_runs_list(args: argparse.Namespace) -> int:
-    with _api(args) as api:
-        runs = api.runs(args.project, filter=args.filter or "", order_by=args.order_by or "")
-        shown = 0
-        for run in runs:
-            if args.limit and shown >= args.limit:
-                break
-            _print(json.dumps(run.data) if args.json else _run_line(run))
-            shown += 1
-        if not shown and not args.json:
-            _print("No runs.")
-    return OK
-
-
-def cmd_runs_show(args: argparse.Namespace) -> int:
-    with _api(args) as api:
-        run = api.run(args.id)
-        if args.json:
-            _print(json.dumps(run.data, indent=2))
-            return OK
-        data = run.data
-        _print(f"{data['project']}/{data['name']}  {data['status']}  {data['url']}")
-        for label, value in (
-            ("id", data["id"]),
-            ("author", data.get("author")),
-            ("group", data.get("group")),
-            ("started", data.get("started_at")),
-            ("ended", data.get("ended_at")),
-            ("duration", data.get("duration")),
-        ):
-            if value not in (None, ""):
-                _print(f"  {label:<9} {value}")
-        git = data.get("git") or {}
-        if git.get("commit"):
-            dirty = " (dirty)" if git.get("dirty") else ""
-            _print(
-                f"  git       {git.get('branch')} {git['commit'][:12]}{dirty} {git.get('remote')}"
-            )
-        for title, mapping in (
-            ("params", run.params),
-            ("metrics (last)", run.metrics),
-            ("summary", run.summary),
-            ("tags", run.tags),
-        ):
-            if mapping:
-                _print(f"{title}:")
-                for key in sorted(mapping):
-                    _print(f"  {key} = {mapping[key]}")
-        if run.datasets:
-            _print("datasets:")
-            for d in run.datasets:
-                _print(f"  {d['name']}  {d.get('digest') or '(no hash)'}  {d.get('uri')}")
-    return OK
-
-
 def cmd_status(args: argparse.Namespace) -> int:
     settings = settings_resolve(url=args.url, token=args.token, dir=args.dir)
     token = settings.token
     _print(f"server:  {settings.url or '(none: run `kiroku login`)'}")
     _print(
         f"token:   {token[:12] + '…' if token else '(none)'}  (credentials: {credentials_path()})"
+    )
+    _print(
+        f"project: {settings.project or '(none: -p, KIROKU_PROJECT or `kiroku login --project`)'}"
     )
     _print(f"spool:   {settings.spool_dir}")
     paths = spool_list(settings.spool_dir)
@@ -239,7 +202,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"kiroku {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    login = commands.add_parser("login", parents=[common], help="save the server URL and token")
+    login = commands.add_parser(
+        "login", parents=[common], help="save the server URL, the token and a default project"
+    )
+    login.add_argument(
+        "-p",
+        "--project",
+        help="the project `kiroku runs list` and kiroku.init() use when none is given "
+        "(KIROKU_PROJECT still wins)",
+    )
     login.set_defaults(handler=cmd_login)
 
     sync_cmd = commands.add_parser("sync", parents=[common], help="upload spooled runs")
@@ -250,28 +221,16 @@ def build_parser() -> argparse.ArgumentParser:
     sync_cmd.add_argument("-q", "--quiet", action="store_true", help="no progress line")
     sync_cmd.set_defaults(handler=cmd_sync)
 
-    runs = commands.add_parser("runs", help="list or show runs")
-    runs_commands = runs.add_subparsers(dest="runs_command", required=True, metavar="COMMAND")
-    listing = runs_commands.add_parser("list", parents=[common], help="search a project's runs")
-    listing.add_argument("-p", "--project", required=True)
-    listing.add_argument("--filter", help='e.g. "metrics.acc > 0.9 and params.lr < 0.01"')
-    listing.add_argument("--order-by", help='e.g. "metrics.acc DESC"')
-    listing.add_argument("--limit", type=int, default=0, help="at most this many runs")
-    listing.add_argument("--json", action="store_true", help="one JSON object per line")
-    listing.set_defaults(handler=cmd_runs_list)
-    show = runs_commands.add_parser("show", parents=[common], help="one run in detail")
-    show.add_argument("id")
-    show.add_argument("--json", action="store_true")
-    show.set_defaults(handler=cmd_runs_show)
-
     status = commands.add_parser("status", parents=[common], help="settings and unsent data")
     status.add_argument("--dir", help="KIROKU_DIR to inspect")
     status.set_defaults(handler=cmd_status)
 
-    # Imported here: cli_artifacts uses this module's helpers.
+    # Imported here: cli_runs and cli_artifacts use this module's helpers.
     from kiroku.ci.command import add_commands as add_ci_commands
     from kiroku.cli_artifacts import add_commands
+    from kiroku.cli_runs import add_commands as add_runs_commands
 
+    add_runs_commands(commands, common)
     add_commands(commands, common)
     add_ci_commands(commands, common)
     return parser
@@ -284,7 +243,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args))
     except KirokuError as exc:
-        _error(exc.message)
+        # The settings' own wording speaks to Python code (url=...); here it is a flag.
+        _error(NO_URL_MESSAGE if exc.code == NO_URL else exc.message)
         return _exit_code(exc)
     except KeyboardInterrupt:
         _error("interrupted")

@@ -12,6 +12,7 @@ from typing import Any
 from kiroku import keys, lifecycle
 from kiroku.artifacts.files import log_problem
 from kiroku.artifacts.upload import Uploader, not_uploaded_error
+from kiroku.console import ARROW, count_text, duration_text, say
 from kiroku.errors import InvalidInput, KirokuError
 from kiroku.report import Reporter
 from kiroku.run_views import Config, Summary, Tags
@@ -74,6 +75,8 @@ class Run:
         self._closers: list[Any] = []  # capture helpers to stop at finish()
         self._hasher: Any = None  # kiroku.capture.DatasetHasher, when datasets are hashed
         self._uploader: Uploader | None = None  # made by the first log_artifact()
+        self._started = time.monotonic()
+        self._nonfinite: set[str] = set()  # keys already warned about NaN / ±Infinity
 
     def __repr__(self) -> str:
         return (
@@ -93,6 +96,16 @@ class Run:
             if answer.get("_resumed"):
                 self.name = str(answer.get("name") or self.name)
                 self.config._seed(answer.get("params") or {})
+
+    @property
+    def page_url(self) -> str | None:
+        """The run's page in the portal: the server's ``url`` for it, else built from
+        the server URL once the run exists there (created after an outage)."""
+        if self.url:
+            return self.url
+        if self.id and self.settings.url:
+            return f"{self.settings.url}/projects/{self.project}/runs/{self.id}"
+        return None
 
     @property
     def step(self) -> int:
@@ -140,6 +153,7 @@ class Run:
             if kind is float:
                 if value - value:  # NaN or ±Infinity: the only floats where this is not 0
                     value = keys.number_encode(value)
+                    self._nonfinite_seen(key, value, step)
             elif kind is not int or not -_BIG_INT < value < _BIG_INT:
                 encoded = keys.number_encode(value)
                 if encoded is None:
@@ -149,9 +163,24 @@ class Run:
                     )
                     continue
                 value = encoded
+                if type(value) is str:  # "NaN", "Infinity", "-Infinity"
+                    self._nonfinite_seen(key, value, step)
             append((key, value, step, ts))
         if len(self._points) > self._max_queue:  # type: ignore[arg-type]
             self._sender.overflow()  # type: ignore[union-attr]
+
+    def _nonfinite_seen(self, key: str, value: str, step: int) -> None:
+        """Warn the first time a key gets NaN or ±Infinity (usually a diverging loss);
+        the value is recorded all the same, as the server stores it."""
+        if key in self._nonfinite:
+            return
+        self._nonfinite.add(key)
+        logger.warning(
+            "kiroku: metric %r is %s at step %d; recorded as such (shown once per key)",
+            key,
+            value,
+            step,
+        )
 
     def _key_new(self, raw_key: Any) -> str:
         """The key as sent, or "" (never a valid key) for one the server would refuse."""
@@ -300,10 +329,37 @@ class Run:
         if self._sender is not None:
             body = {"status": status, "ended_at": time.time()}
             self._sender.close(body, max(0.0, deadline - time.monotonic()))
+            if not self.settings.quiet:
+                say(self._finish_line())
         if (line := self._reporter.summary()) is not None:
             logger.warning("kiroku: %s", line)
         if not_uploaded and self.strict:
             raise not_uploaded_error(not_uploaded)
+
+    def _finish_line(self) -> str:
+        """``run NAME FINISHED in 2m 05s, 12,000 points sent → URL``, and what was left
+        in the spool for ``kiroku sync``."""
+        sender = self._sender
+        assert sender is not None
+        took = f"run {self.name} {self.status} in {duration_text(time.monotonic() - self._started)}"
+        spooled = sender.spool.pending_points
+        if self.mode == "offline":
+            return (
+                f"offline {took}, {count_text(spooled, 'point')} saved to {sender.spool.path}; "
+                "upload it with `kiroku sync`"
+            )
+        line = f"{took}, {count_text(sender.sent_points, 'point')} sent"
+        if sender.spool_left:
+            parts = [count_text(spooled, "point")] if spooled else []
+            if not sender.finish_sent:
+                parts.append("the finish")
+            left = " and ".join(parts) or "the rest"
+            line += (
+                f"; not everything reached the server, left in {sender.spool.path} for "
+                f"`kiroku sync`: {left}"
+            )
+        url = self.page_url
+        return f"{line} {ARROW} {url}" if url else line
 
     def __enter__(self) -> Run:
         return self

@@ -125,6 +125,11 @@ class Sender:
         finally:
             self._lock.release()
 
+    @property
+    def finish_sent(self) -> bool:
+        """Whether the server has the run's finish."""
+        return self._finish_sent
+
     def backlog(self) -> int:
         """Points not yet delivered: in memory, in flight and in the spool."""
         current = self._current.points if self._current and not self._current.spooled else 0
@@ -144,7 +149,8 @@ class Sender:
         start_sent, total = self.sent_points, self.backlog()
         offline = self.state == "offline"
         label = "kiroku: saving to the spool" if offline else "kiroku: uploading"
-        progress = ProgressLine(label, total) if total >= 50_000 else None
+        shown = total >= 50_000 and not self.settings.quiet
+        progress = ProgressLine(label, total) if shown else None
 
         def done() -> int:
             return total - len(self.points) if offline else self.sent_points - start_sent

@@ -1,11 +1,13 @@
 """Where the SDK's settings come from, and the credentials file ``kiroku login`` writes.
 
 Precedence, per setting: the argument given in code, then the environment
-(``KIROKU_URL``, ``KIROKU_TOKEN``, ``KIROKU_PROJECT``, ``KIROKU_MODE``, ``KIROKU_DIR``),
-then the credentials file (URL and token only), then the default.
+(``KIROKU_URL``, ``KIROKU_TOKEN``, ``KIROKU_PROJECT``, ``KIROKU_MODE``, ``KIROKU_DIR``,
+``KIROKU_SILENT``), then the credentials file (URL, token and project only), then the
+default.
 
 The credentials file is ``$XDG_CONFIG_HOME/kiroku/credentials`` (``~/.config/...``
-when unset): JSON ``{"url": ..., "token": ...}``, mode 600 in a mode-700 folder. It is
+when unset): JSON ``{"url": ..., "token": ..., "project": ...}`` (``project`` only
+when ``kiroku login --project`` saved one), mode 600 in a mode-700 folder. It is
 kept apart from ``KIROKU_DIR`` (spool and caches, default ``~/.kiroku``), which jobs
 often point at scratch space.
 """
@@ -20,6 +22,7 @@ import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from kiroku.errors import ConfigError
 
@@ -27,6 +30,17 @@ logger = logging.getLogger("kiroku")
 
 MODES = ("online", "offline", "disabled")
 DEFAULT_URL = "http://127.0.0.1:8000"
+SAVED_KEYS = ("url", "token", "project")
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("", "0", "false", "no", "off")
+# First path segments of the portal's pages and the API below the root: a URL with
+# one of them is a page someone copied from the browser, not the server's address.
+PAGE_SEGMENTS = frozenset(
+    {"projects", "s", "login", "logout", "account", "tokens", "invites", "invite", "signup"}
+    | {"password-reset", "admin", "api", "healthz", "readyz", "metrics", "store"}
+)
+# ConfigError.code of a missing server URL: the CLI words the fix its own way.
+NO_URL = "no_url"
 
 
 @dataclass(frozen=True)
@@ -39,6 +53,9 @@ class Settings:
     project: str | None = None
     mode: str = "online"
     dir: Path = field(default_factory=lambda: Path("~/.kiroku").expanduser())
+    # No "Kiroku: run ..." lines at init() and finish(), and no progress lines
+    # (problems are still reported through the ``kiroku`` logger).
+    quiet: bool = False
     # Each HTTP request gives up after this long; the sender then retries.
     timeout: float = 10.0
     # How long a call someone waits on retries transient failures: init()'s create
@@ -70,7 +87,11 @@ class Settings:
     @property
     def api_url(self) -> str:
         if not self.url:
-            raise ConfigError("no server URL: pass url=..., set KIROKU_URL, or run `kiroku login`")
+            raise ConfigError(
+                "no server URL: pass url=... to kiroku.init() or kiroku.Api(), set KIROKU_URL, "
+                "or run `kiroku login`",
+                code=NO_URL,
+            )
         return f"{self.url}/api/v1"
 
     @property
@@ -83,13 +104,37 @@ class Settings:
 
 
 def url_normalise(url: str) -> str:
-    """``http://host:8000/`` and ``http://host:8000/api/v1`` both mean the server."""
+    """``http://host:8000/`` and ``http://host:8000/api/v1`` both mean the server.
+    Raises ConfigError for a URL that is not http(s), or that is a page of the portal
+    or a deeper API path (``http://host/projects/vision``): the message gives the
+    server's root URL to use instead. A server below a path of its own
+    (``https://example.com/kiroku``) is accepted."""
     url = url.strip().rstrip("/")
     if url.endswith("/api/v1"):
         url = url[: -len("/api/v1")]
     if not url.startswith(("http://", "https://")):
         raise ConfigError(f"server URL must start with http:// or https://: {url!r}")
+    parts = urlsplit(url)
+    segments = parts.path.split("/")
+    page = next((i for i, segment in enumerate(segments) if segment in PAGE_SEGMENTS), None)
+    if page is not None or parts.query or parts.fragment:
+        root = f"{parts.scheme}://{parts.netloc}{'/'.join(segments[:page]).rstrip('/')}"
+        raise ConfigError(
+            f"{url} is a page of the Kiroku portal, not the server's address; give the "
+            f"server's root URL: {root}"
+        )
     return url
+
+
+def flag_parse(value: Any, variable: str) -> bool:
+    """A boolean setting from the environment (true/false, 1/0, yes/no, on/off; empty
+    is false). Raises ConfigError naming ``variable`` for anything else."""
+    if isinstance(value, bool):
+        return value
+    word = str(value).strip().lower()
+    if word in TRUE_WORDS or word in FALSE_WORDS:
+        return word in TRUE_WORDS
+    raise ConfigError(f"{variable} must be true or false; got {value!r}")
 
 
 def credentials_path() -> Path:
@@ -98,8 +143,8 @@ def credentials_path() -> Path:
 
 
 def credentials_read(path: Path | None = None) -> dict[str, str]:
-    """The saved ``{"url", "token"}`` (empty when there is no file). Warns when the
-    file is readable by others, as ssh does."""
+    """The saved ``{"url", "token"}`` and ``"project"`` when one was saved (empty when
+    there is no file). Warns when the file is readable by others, as ssh does."""
     path = path or credentials_path()
     try:
         raw = path.read_text(encoding="utf-8")
@@ -115,18 +160,23 @@ def credentials_read(path: Path | None = None) -> dict[str, str]:
         return {}
     if os.name == "posix" and path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
         logger.warning("kiroku: %s is readable by other users; chmod 600 it", path)
-    return {k: str(v) for k, v in data.items() if k in ("url", "token") and v}
+    return {k: str(v) for k, v in data.items() if k in SAVED_KEYS and v}
 
 
-def credentials_write(url: str, token: str, path: Path | None = None) -> Path:
-    """Save the URL and token, readable only by the user (mode 600, folder 700),
-    replacing the file atomically. Returns its path."""
+def credentials_write(
+    url: str, token: str, path: Path | None = None, *, project: str | None = None
+) -> Path:
+    """Save the URL, the token and the default project (when given), readable only by
+    the user (mode 600, folder 700), replacing the file atomically. Returns its path."""
     path = path or credentials_path()
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".credentials.")  # mode 600
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump({"url": url, "token": token}, handle)
+            saved = {"url": url, "token": token}
+            if project:
+                saved["project"] = project
+            json.dump(saved, handle)
             handle.write("\n")
         os.chmod(temp, 0o600)
         os.replace(temp, path)
@@ -143,12 +193,13 @@ def settings_resolve(
     project: str | None = None,
     mode: str | None = None,
     dir: str | os.PathLike[str] | None = None,
+    quiet: bool | None = None,
     base: Settings | None = None,
     environ: dict[str, str] | None = None,
 ) -> Settings:
     """Settings from arguments, then environment, then the credentials file, then
-    ``base`` (tuning values) or the defaults. Raises ConfigError for a bad mode or URL;
-    a missing URL or token is only an error where it is needed."""
+    ``base`` (tuning values) or the defaults. Raises ConfigError for a bad mode, URL or
+    ``KIROKU_SILENT``; a missing URL or token is only an error where it is needed."""
     env = os.environ if environ is None else environ
     base = base or Settings()
     saved: dict[str, str] | None = None
@@ -172,11 +223,13 @@ def settings_resolve(
     if chosen_mode not in MODES:
         raise ConfigError(f"mode must be one of {', '.join(MODES)}; got {chosen_mode!r}")
     chosen_dir = Path(pick(dir, "KIROKU_DIR", None, base.dir)).expanduser()
+    chosen_quiet = flag_parse(pick(quiet, "KIROKU_SILENT", None, base.quiet), "KIROKU_SILENT")
     return replace(
         base,
         url=url_normalise(chosen_url) if chosen_url else None,
         token=chosen_token or None,
-        project=pick(project, "KIROKU_PROJECT", None, base.project),
+        project=pick(project, "KIROKU_PROJECT", "project", base.project),
         mode=chosen_mode,
         dir=chosen_dir,
+        quiet=chosen_quiet,
     )

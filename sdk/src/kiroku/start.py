@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from kiroku import keys, lifecycle
+from kiroku.console import ARROW, say
 from kiroku.delivery import Deliverer
 from kiroku.errors import ConfigError, InvalidInput, KirokuError, NotFound, Unreachable
+from kiroku.projects import project_error_explained
 from kiroku.redaction import redact_json
 from kiroku.report import Reporter
 from kiroku.run import Run
@@ -54,6 +56,7 @@ def init(
     handle_signals: bool = True,
     settings: Settings | None = None,
     ci: Mapping[str, Any] | None = None,
+    quiet: bool | None = None,
 ) -> Run:
     """Start recording a run and return it.
 
@@ -68,14 +71,19 @@ def init(
     ``ci`` is the CI context to record with the run (provider, repository, workflow_url,
     pr, …: the server's ``ci`` fields), as ``kiroku ci report`` does.
 
+    Prints one line to stderr (``Kiroku: run <name> → <url>``, or where an offline run
+    is saved), and ``finish()`` another; ``quiet=True`` (or ``KIROKU_SILENT=true``)
+    turns both off.
+
     Raises ConfigError (bad arguments, no URL/token), AuthError (401/403), NotFound
-    (no such project, or ``resume="must"`` and no such run), InvalidInput (the server
+    (no such project: the message names the projects the token can see; or
+    ``resume="must"`` and no such run), InvalidInput (the server
     refused the run, or ``resume="never"`` and the run exists). When the server cannot
     be reached the run starts anyway and is created once it can be (``resume="must"``
     raises Unreachable instead, since it cannot be checked).
     """
     chosen = settings_resolve(
-        url=url, token=token, project=project, mode=mode, dir=dir, base=settings
+        url=url, token=token, project=project, mode=mode, dir=dir, quiet=quiet, base=settings
     )
     if heartbeat_interval is not None:
         chosen = chosen.with_overrides(heartbeat_interval=float(heartbeat_interval))
@@ -140,6 +148,12 @@ def init(
     if transport is not None:
         try:
             answer = _create_online(transport, reporter, create, id=id, resume=resume)
+        except NotFound as exc:
+            explained = project_error_explained(transport, chosen.project, exc)
+            transport.close()
+            if explained is exc:
+                raise
+            raise explained from None
         except BaseException:
             transport.close()
             raise
@@ -177,7 +191,22 @@ def init(
             _reopen(run, transport, answer["status"])  # type: ignore[arg-type]
     _start_capture_helpers(run, options, datasets or {})
     lifecycle.register(run, handle_signals=handle_signals)
+    if not chosen.quiet:
+        _announce(run, sender, answer)
     return run
+
+
+def _announce(run: Run, sender: Sender, answer: dict[str, Any] | None) -> None:
+    if run.mode == "offline":
+        say(f"offline run {run.name}: saved to {sender.spool.path}; upload it with `kiroku sync`")
+    elif answer is None:
+        say(
+            f"run {run.name} {ARROW} not created yet: {run.settings.url} cannot be reached; "
+            "it is created when the server answers"
+        )
+    else:
+        verb = "resuming run" if answer.get("_resumed") else "run"
+        say(f"{verb} {run.name} {ARROW} {run.page_url}")
 
 
 def _default_name(client_id: str) -> str:

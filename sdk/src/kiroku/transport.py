@@ -10,6 +10,7 @@ from __future__ import annotations
 import email.utils
 import json
 import random
+import ssl
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,28 @@ from kiroku.settings import Settings
 from kiroku.version import __version__
 
 TRANSIENT_STATUSES = frozenset({408, 429}) | frozenset(range(500, 600))
+# What OpenSSL says when the other side answers a TLS hello in plain HTTP.
+_PLAIN_HTTP_REASONS = frozenset(
+    {"WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "PACKET_LENGTH_TOO_LONG", "HTTP_REQUEST"}
+)
+
+
+def speaks_plain_http(exc: BaseException) -> bool:
+    """Whether a failed TLS connection met a server that speaks plain HTTP."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLError) and current.reason in _PLAIN_HTTP_REASONS:
+            return True
+        current = current.__cause__ or current.__context__
+    text = str(exc).lower()
+    return "wrong version number" in text or "record layer failure" in text
+
+
+def plain_http_message(url: str) -> str:
+    plain = "http://" + url.removeprefix("https://")
+    return f"cannot reach {url}: the server there speaks plain HTTP, not HTTPS; use {plain}"
 
 
 def json_bytes(body: Any) -> bytes:
@@ -38,7 +61,9 @@ class Reply:
     code: str | None = None
     field: str | None = None
     retry_after: float | None = None
-    refused: bool = False  # nothing listens at the address (the connection was refused)
+    # Nothing listens at the address (the connection was refused), or nothing this
+    # client can talk to (plain HTTP where HTTPS was asked): not worth waiting for.
+    refused: bool = False
 
     @property
     def ok(self) -> bool:
@@ -135,10 +160,14 @@ class Transport:
         except httpx.TimeoutException as exc:
             return Reply(None, message=f"timed out after {self.settings.timeout:g}s ({exc!r})")
         except httpx.ConnectError as exc:
+            url = self.settings.url or ""
+            if url.startswith("https://") and speaks_plain_http(exc):
+                # Retrying cannot help: give up as soon as for a refused connection.
+                return Reply(None, message=plain_http_message(url), refused=True)
             refused = isinstance(exc.__context__ or exc.__cause__, ConnectionRefusedError) or (
                 "refused" in str(exc).lower()
             )
-            return Reply(None, message=f"cannot reach {self.settings.url}: {exc}", refused=refused)
+            return Reply(None, message=f"cannot reach {url}: {exc}", refused=refused)
         except httpx.TransportError as exc:
             return Reply(None, message=f"cannot reach {self.settings.url}: {exc}")
         return response_reply(response)

@@ -133,7 +133,7 @@ class Uploader:
         self._closed = True
         deadline = time.monotonic() + max(0.0, timeout)
         progress = None
-        if self._active and self._total_bytes >= PROGRESS_BYTES:
+        if self._active and self._total_bytes >= PROGRESS_BYTES and not self.settings.quiet:
             progress = ProgressLine("kiroku: uploading artifacts", self._total_bytes, unit="bytes")
         with self._idle:
             while self._active and time.monotonic() < deadline:

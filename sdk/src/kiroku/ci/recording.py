@@ -177,6 +177,7 @@ def spool_offline(results: Results, ctx: CiContext, settings: Settings) -> Path:
         ci=ctx.ci,
         capture={"packages": False, "gpus": False, "datasets": False, "dvc": False},
         handle_signals=False,
+        quiet=True,  # the command says where its results went, in its own words
     )
     for key, series in results.points.items():
         for step, value in series:
