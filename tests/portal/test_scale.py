@@ -12,6 +12,7 @@ import re
 import pytest
 
 from bench.portal import BIG_KEY, SPIKE_STEP, SPIKE_VALUE, seed_project
+from tests.portal.runs_table_helpers import headers, more
 
 pytestmark = pytest.mark.postgres
 
@@ -32,6 +33,12 @@ def test_a_project_of_10000_runs_at_scale(portal_as, as_viewer, viewer, big_run)
     rows = re.findall(r'<a href="/projects/vision/runs/[0-9a-f]{32}">([^<]*)</a>', html)
     assert rows == [f"run-{i:05d}" for i in range(RUNS - 1, RUNS - 51, -1)]
     assert 'rel="next"' in html
+    # The defaults come from a sample of the result set, not from the newest run (which
+    # has all 1,000 keys): the two keys every run has lead, and the five params all vary.
+    columns = headers(html)
+    assert columns[:2] == ["eval/acc", "train/loss"] and len(columns) == 8 + 5
+    assert columns[8:] == [f"param.{k}" for k in ("arch", "batch_size", "lr", "optimizer", "seed")]
+    assert more(html) == f"+{KEYS - 8} more"
 
     page = portal_as(viewer).get(f"/projects/vision/runs/{big_run.public_id}")
     assert page.status_code == 200

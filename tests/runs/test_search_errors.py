@@ -14,6 +14,7 @@ from apps.runs.search import (
     SearchSyntaxError,
     compile_filter,
     parse_filter,
+    parse_order_by,
 )
 from tests.runs.search_world import (
     headline,
@@ -152,12 +153,63 @@ def test_unknown_attribute_lists_the_valid_ones():
     )
 
 
+VALID = (
+    "valid: metrics.<key>, params.<key>, tags.<key>, datasets.name, datasets.digest, "
+    "datasets.uri, datasets.source, or an attribute: run_id, name, status, author, group, "
+    "git.branch, git.commit, client_id, created, start_time, end_time, duration"
+)
+
+
 def test_unknown_prefix_lists_the_valid_ones():
     with pytest.raises(SearchSyntaxError) as exc:
-        parse_filter("metricz.acc > 1")
-    assert headline(exc).startswith(
-        "filter: unknown prefix 'metricz' at column 1 (valid: metrics.<key>, params.<key>, "
+        parse_filter("met.acc > 1")
+    assert headline(exc) == f"filter: unknown prefix 'met' at column 1 ({VALID})"
+
+
+MISSPELT = [
+    ("metricz.acc > 1", "unknown prefix 'metricz' at column 1 (did you mean `metrics.`?"),
+    ("mertics.acc > 1", "unknown prefix 'mertics' at column 1 (did you mean `metrics.`?"),
+    ("Metrcs.acc > 1", "unknown prefix 'Metrcs' at column 1 (did you mean `metrics.`?"),
+    ("parms.lr = 'x'", "unknown prefix 'parms' at column 1 (did you mean `params.`?"),
+    ("tgs.team = 'x'", "unknown prefix 'tgs' at column 1 (did you mean `tags.`?"),
+    ("datset.name = 'x'", "unknown prefix 'datset' at column 1 (did you mean `datasets.`?"),
+    ("gti.branch = 'x'", "unknown prefix 'gti' at column 1 (did you mean `git.branch`?"),
+    ("git.brnch = 'x'", "unknown attribute 'git.brnch' at column 1 (did you mean `git.branch`?"),
+    ("stauts = 'x'", "unknown attribute 'stauts' at column 1 (did you mean `status`?"),
+    ("strat_time > 1", "unknown attribute 'strat_time' at column 1 (did you mean `start_time`?"),
+    # An alias (created_at) is answered with the canonical name.
+    ("create_at > 1", "unknown attribute 'create_at' at column 1 (did you mean `created`?"),
+]
+
+
+@pytest.mark.parametrize(("filter_text", "message"), MISSPELT, ids=[m[0] for m in MISSPELT])
+def test_a_misspelt_prefix_or_attribute_gets_did_you_mean(filter_text, message):
+    with pytest.raises(SearchSyntaxError) as exc:
+        parse_filter(filter_text)
+    assert headline(exc) == f"filter: {message} {VALID})"
+
+
+def test_a_misspelt_dataset_field_gets_did_you_mean():
+    with pytest.raises(SearchSyntaxError) as exc:
+        parse_filter("datasets.nme = 'train'")
+    assert headline(exc) == (
+        "filter: unknown dataset field 'nme' at column 1 (did you mean `datasets.name`? "
+        "valid: datasets.name, datasets.digest, datasets.hash, datasets.uri, datasets.source)"
     )
+
+
+def test_a_misspelt_sort_key_gets_did_you_mean_too():
+    with pytest.raises(SearchSyntaxError) as exc:
+        parse_order_by("metrcs.acc DESC")
+    assert headline(exc) == (
+        f"order_by: unknown prefix 'metrcs' at column 1 (did you mean `metrics.`? {VALID})"
+    )
+
+
+def test_a_name_close_to_nothing_gets_no_guess():
+    with pytest.raises(SearchSyntaxError) as exc:
+        parse_filter("acc > 0.9")
+    assert headline(exc) == f"filter: unknown attribute 'acc' at column 1 ({VALID})"
 
 
 def test_filter_length_is_capped():

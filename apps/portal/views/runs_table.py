@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.db.models import Q
@@ -23,12 +24,19 @@ from apps.portal.views.run.ci import ci_badge, ci_verdict_annotate
 from apps.projects.models import Role
 from apps.runs import search, selectors
 from apps.runs.columns import Columns, columns_parse, columns_prefetch
+from apps.runs.keys import (
+    ResultSetKeys,
+    columns_default,
+    columns_with,
+    filter_key_hints,
+    filter_key_replaced,
+    named_columns,
+    result_set_keys,
+)
 from apps.runs.models import MetricSummary, Param, Run, Tag
-from apps.runs.search import SearchSyntaxError
+from apps.runs.search import SearchSyntaxError, SearchTimeout
 
 PAGE_SIZE = 50
-DEFAULT_METRIC_COLUMNS = 5
-DEFAULT_PARAM_COLUMNS = 3
 CHOOSER_LIMIT = 100
 FIXED_SORTS = {"name": "Name", "status": "Status", "author": "Author", "created": "Created",
                "duration": "Duration"}  # fmt: skip
@@ -38,19 +46,6 @@ KINDS = (("params", Param), ("metrics", MetricSummary), ("tags", Tag))
 def columns_text(columns: Columns) -> str:
     return ",".join(
         f"{kind}.{key}" for kind in ("params", "metrics", "tags") for key in getattr(columns, kind)
-    )
-
-
-def _default_columns(project) -> Columns:
-    """The newest run's first metrics and params: cheap, and usually what matters."""
-    newest = Run.objects.filter(project=project, deleted_at__isnull=True).order_by("-pk").first()
-    if newest is None:
-        return Columns()
-    metrics = MetricSummary.objects.filter(run=newest).order_by("key").values_list("key", flat=True)
-    params = Param.objects.filter(run=newest).order_by("key").values_list("key", flat=True)
-    return Columns(
-        params=list(params[:DEFAULT_PARAM_COLUMNS]),
-        metrics=list(metrics[:DEFAULT_METRIC_COLUMNS]),
     )
 
 
@@ -72,6 +67,28 @@ class Table:
     next_cursor: str | None = None
     error: str | None = None
     error_field: str | None = None
+    # The defaults are shown (nobody chose columns); how many of the result set's
+    # metric and param keys no column shows (the "+N more" that opens the chooser).
+    default_columns: bool = True
+    hidden_keys: int = 0
+    # For a filter that matched nothing: the keys it names that no run has, each with
+    # the closest keys as (label, the filter with the key replaced).
+    hints: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def width(self) -> int:
+        """How many columns the table has: select, name, status, author, created and
+        duration, the chosen ones, and the "+N more" one when shown."""
+        return 6 + len(self.columns) + (1 if self.hidden_keys else 0)
+
+    @property
+    def error_headline(self) -> str:
+        return (self.error or "").partition("\n")[0]
+
+    @property
+    def error_excerpt(self) -> str:
+        """The excerpt with its caret under the column (SearchSyntaxError), or ''."""
+        return (self.error or "").partition("\n")[2]
 
 
 def _order_toggle(current: str, identifier: str) -> str:
@@ -82,6 +99,11 @@ def _order_toggle(current: str, identifier: str) -> str:
 
 
 class RunsTableView(PortalView):
+    """The table. Its params/metrics/tags columns are the reader's choice (from the
+    URL, a saved view, or remembered per user and project) or, without one, the
+    project's defaults (apps.runs.keys.columns_default, from a sample of the result
+    set); the keys the filter or the sort names are always shown on top of either."""
+
     access = Role.VIEWER
 
     def get(self, request, slug: str) -> HttpResponse:
@@ -94,38 +116,47 @@ class RunsTableView(PortalView):
         filter_text = query.get("filter", saved.filter if saved else "")
         order_by = query.get("order_by", saved.order_by if saved else "")
         table = Table()
-        columns = self._columns(request, saved, table)
+        chosen = self._chosen(request, saved, table)
+        runs: list[Run] = []
+        shown = chosen or Columns()
+        if table.error is None:
+            try:
+                runs, table.next_cursor = search.runs_search(
+                    queryset=ci_verdict_annotate(
+                        selectors.run_list_for_project(project=self.project)
+                    ),
+                    filter=filter_text,
+                    order_by=order_by,
+                    page_size=PAGE_SIZE,
+                    cursor=query.get("cursor") or None,
+                )
+                shown = self._shown(table, chosen, filter_text, order_by, empty=not runs)
+            except (SearchSyntaxError, Invalid) as exc:
+                runs, table.error, table.error_field = [], exc.message, exc.field
         table.columns = [
             Column(kind, key, f"{kind}.`{key}`")
             for kind in ("metrics", "params", "tags")
-            for key in getattr(columns, kind)
+            for key in getattr(shown, kind)
         ]
-        try:
-            runs, table.next_cursor = search.runs_search(
-                queryset=ci_verdict_annotate(selectors.run_list_for_project(project=self.project)),
-                filter=filter_text,
-                order_by=order_by,
-                page_size=PAGE_SIZE,
-                cursor=query.get("cursor") or None,
-            )
-        except SearchSyntaxError as exc:
-            runs, table.error, table.error_field = [], exc.message, exc.field
-        except Invalid as exc:
-            runs, table.error, table.error_field = [], exc.message, exc.field
         selectors.runs_attach_listing(runs=runs, project=self.project)
-        chosen = columns_prefetch(runs, columns)
+        values = columns_prefetch(runs, shown)
         table.rows = [
-            {"run": run, "ci_badge": ci_badge(run.ci, run.ci_verdict), **chosen.for_run(run)}
+            {"run": run, "ci_badge": ci_badge(run.ci, run.ci_verdict), **values.for_run(run)}
             for run in runs
         ]
-        base_query = {"filter": filter_text, "order_by": order_by, "columns": columns_text(columns)}
+        chosen_text = columns_text(chosen) if chosen is not None else ""
+        base_query = {"filter": filter_text, "order_by": order_by, "columns": chosen_text}
         context = {
             "project": self.project,
             "role": self.role(),
             "table": table,
             "filter": filter_text,
             "order_by": order_by,
-            "columns": columns_text(columns),
+            "columns": chosen_text,
+            "shown_columns": columns_text(shown),
+            "reset_columns_query": urlencode(
+                {**{k: v for k, v in base_query.items() if v}, "columns": ""}
+            ),
             "saved": saved,
             "saved_views": SavedView.objects.filter(project=self.project),
             "saved_comparisons": SavedComparison.objects.filter(project=self.project).order_by(
@@ -147,22 +178,66 @@ class RunsTableView(PortalView):
         status = 400 if table.error and not request.htmx else 200
         return render(request, template, context, status=status)
 
-    def _columns(self, request, saved: SavedView | None, table: Table) -> Columns:
+    def _shown(
+        self, table: Table, chosen: Columns | None, filter_text: str, order_by: str, *, empty: bool
+    ) -> Columns:
+        """The columns to show (the reader's or the defaults, then what the filter and
+        sort name), noting on ``table`` how many keys of the result set stay hidden and,
+        for a filter that matched nothing, the keys it names that no run has. Called
+        after the search, so the filter and sort are known to parse."""
+        node = search.parse_filter(filter_text)
+        named = named_columns(
+            filter=node, order=[key.field for key in search.parse_order_by(order_by)]
+        )
+        wanted = chosen if chosen is not None else Columns(metrics=self.project.primary_metrics)
+        try:
+            with search.search_timeout():
+                keys = result_set_keys(
+                    runs=selectors.run_list_for_project(project=self.project).filter(
+                        search.compile_filter(node)
+                    ),
+                    include=columns_with(wanted, named),
+                )
+        except SearchTimeout:
+            # The page came back in time; its columns are not worth a failed page.
+            keys = ResultSetKeys()
+        base = chosen if chosen is not None else columns_default(project=self.project, keys=keys)
+        shown = columns_with(base, named)
+        table.default_columns = chosen is None
+        table.hidden_keys = keys.hidden(shown)
+        if empty and node is not None:
+            table.hints = [
+                {
+                    "entity": hint.entity,
+                    "key": hint.key,
+                    "suggestions": [
+                        (label, filter_key_replaced(filter_text, column=hint.column, label=label))
+                        for label in hint.closest
+                    ],
+                }
+                for hint in filter_key_hints(project=self.project, node=node)
+            ]
+        return shown
+
+    def _chosen(self, request, saved: SavedView | None, table: Table) -> Columns | None:
+        """The reader's columns, or None for the project's defaults. ``columns`` in the
+        URL is a new choice, remembered (an empty one goes back to the defaults)."""
         raw = request.GET.get("columns")
+        remembered = ColumnChoice.objects.filter(user=request.user, project=self.project).first()
         if raw is not None:
             try:
-                columns = columns_parse(raw) or Columns()
+                columns = columns_parse(raw)
             except Invalid as exc:
                 table.error, table.error_field = exc.message, exc.field
-                return Columns()
-            column_choice_save(principal=self.principal, project=self.project, columns=raw)
+                return None
+            if remembered is None or remembered.columns != raw:
+                column_choice_save(principal=self.principal, project=self.project, columns=raw)
             return columns
         if saved is not None:
-            return columns_parse(saved.columns) or Columns()
-        remembered = ColumnChoice.objects.filter(user=request.user, project=self.project).first()
+            return columns_parse(saved.columns)
         if remembered is not None:
-            return columns_parse(remembered.columns) or Columns()
-        return _default_columns(self.project)
+            return columns_parse(remembered.columns)
+        return None
 
     def post(self, request, slug: str) -> HttpResponse:
         """The empty state's "make me a token" button: a personal token for the

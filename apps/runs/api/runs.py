@@ -11,6 +11,7 @@ from apps.runs import search, selectors, services
 from apps.runs.api import examples
 from apps.runs.api.output import run_out
 from apps.runs.columns import columns_parse, columns_prefetch
+from apps.runs.keys import filter_key_hints
 from apps.runs.validation import run_create_clean, run_finish_clean, run_update_clean
 
 
@@ -54,6 +55,10 @@ class ProjectRunsApi(KirokuApi):
                 "says which kinds hold more",
             ),
         ],
+        description="One page of the project's runs that `filter` matches. When a filter "
+        "matches nothing, the answer also carries `hints`: each metric, param or tag key "
+        "the filter names that no run of the project has (`code` `unknown_key`, "
+        "`message`, `kind`, `key`, `column`), with the `closest` existing keys.",
         responses={200: dict},
         examples=[examples.RUN_SEARCH_RESPONSE],
     )
@@ -73,7 +78,13 @@ class ProjectRunsApi(KirokuApi):
         selectors.runs_attach_listing(runs=runs, project=project)
         chosen = columns_prefetch(runs, columns)
         results = [run_out(run, **chosen.for_run(run)) for run in runs]
-        return Response({"results": results, "next": next_cursor})
+        body = {"results": results, "next": next_cursor}
+        filter_text = request.query_params.get("filter", "")
+        if not results and filter_text and not request.query_params.get("cursor"):
+            node = search.parse_filter(filter_text)
+            hints = filter_key_hints(project=project, node=node)
+            body["hints"] = [hint.as_dict() for hint in hints]
+        return Response(body)
 
 
 class RunDetailApi(KirokuApi):

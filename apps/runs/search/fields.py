@@ -6,6 +6,7 @@ the same thing in both.
 
 from __future__ import annotations
 
+import difflib
 import enum
 import re
 from dataclasses import dataclass
@@ -116,18 +117,43 @@ def _valid_identifiers() -> str:
     )
 
 
+# How alike a misspelling and a name must be (difflib's ratio) for "did you mean".
+_CLOSE_ENOUGH = 0.75
+# Attribute names with a dot (git.branch): "git" reads as their head, not as a prefix.
+_DOTTED = {name: name for name in ATTRIBUTES if "." in name}
+_DOTTED_HEADS = frozenset(name.split(".", 1)[0] for name in _DOTTED)
+
+
+def _did_you_mean(word: str, names: dict[str, str]) -> str:
+    """ "did you mean `x`? " for the name in ``names`` (a spelling → what to suggest)
+    closest to ``word``, or "" when none is close enough."""
+    found = difflib.get_close_matches(word.lower(), list(names), n=1, cutoff=_CLOSE_ENOUGH)
+    return f"did you mean `{names[found[0]]}`? " if found else ""
+
+
+def _attribute_spellings() -> dict[str, str]:
+    return {
+        **{name: name for name in ATTRIBUTES},
+        **{alias: name for alias, name in ATTRIBUTE_ALIASES.items()},
+    }
+
+
 def resolve_identifier(token: Token, lexer: Lexer) -> Field:
     """The Field an ``IDENT`` token names. Raises SearchSyntaxError naming the valid
-    prefixes and attributes when it names none."""
+    prefixes and attributes when it names none, led by "did you mean `metrics.`?" when
+    a valid prefix, attribute or dataset field is spelt closely alike."""
     if token.prefix in _ENTITY_TYPE:
         return Field(token.prefix, token.value, _ENTITY_TYPE[token.prefix])
     if token.prefix == "dataset":
         column = DATASET_COLUMNS.get(token.value.lower())
         if column is None:
+            hint = _did_you_mean(
+                token.value, {name: f"datasets.{name}" for name in DATASET_COLUMNS}
+            )
             raise lexer.error(
                 token.position,
                 f"unknown dataset field {token.value!r}",
-                "valid: " + ", ".join(f"datasets.{name}" for name in DATASET_COLUMNS),
+                hint + "valid: " + ", ".join(f"datasets.{name}" for name in DATASET_COLUMNS),
             )
         return Field("dataset", column, ValueType.TEXT)
     name = token.value.lower()
@@ -139,13 +165,19 @@ def resolve_identifier(token: Token, lexer: Lexer) -> Field:
         raise lexer.error(
             token.position, f"missing key after '{token.value}'", f"write {token.value}.<key>"
         )
-    if token.prefix is None and "." in name:
+    if token.prefix is None and "." in name and name.split(".", 1)[0] not in _DOTTED_HEADS:
         head = token.value.split(".", 1)[0]
+        prefixes = {spelling: f"{_ENTITY_LABEL[entity]}." for spelling, entity in PREFIXES.items()}
         raise lexer.error(
-            token.position, f"unknown prefix {head!r}", f"valid: {_valid_identifiers()}"
+            token.position,
+            f"unknown prefix {head!r}",
+            (_did_you_mean(name, _DOTTED) or _did_you_mean(head, prefixes))
+            + f"valid: {_valid_identifiers()}",
         )
     raise lexer.error(
-        token.position, f"unknown attribute {token.value!r}", f"valid: {_valid_identifiers()}"
+        token.position,
+        f"unknown attribute {token.value!r}",
+        _did_you_mean(token.value, _attribute_spellings()) + f"valid: {_valid_identifiers()}",
     )
 
 
