@@ -18,15 +18,22 @@ def test_a_comment_a_share_link_and_nothing_beyond_the_run(
     secret_id = new_run(name="secret-run", metrics=[("loss", 0, 9.0)])
     page.goto(f"/projects/vision/runs/{shared_id}")
 
-    # A comment mentioning a teammate, posted without a page reload.
+    # A comment mentioning a teammate, posted without a page reload, from the Comments tab
+    # below the charts.
+    page.get_by_role("tab", name="Comments").click()
+    page.evaluate("window.__samePage = true")
     page.get_by_label("Add a comment").fill("Looks good @carol_viewer, **ship it**")
     page.get_by_role("button", name="Comment", exact=True).click()
     mention = page.locator("#comments-thread a.mention")
     expect(mention).to_have_text("@carol_viewer")
     expect(page.locator("#comments-thread strong", has_text="ship it")).to_be_visible()
-    assert page.url.endswith(f"/runs/{shared_id}")  # no navigation happened
+    # No navigation happened (the tab only put its anchor in the address).
+    assert page.url.endswith(f"/runs/{shared_id}#comments")
+    assert page.evaluate("window.__samePage") is True
 
-    # A 24-hour share link, shown once.
+    # A 24-hour share link, shown once, from the panel the header's Share button opens.
+    page.get_by_role("button", name="Share", exact=True).click()
+    expect(page.get_by_role("dialog", name="Share this run")).to_be_visible()
     page.locator("#share-expires").select_option(label="24 hours")
     page.get_by_role("button", name="Create share link").click()
     url = page.locator("#share-url").input_value()
@@ -56,6 +63,7 @@ def test_a_comment_a_share_link_and_nothing_beyond_the_run(
 
     # Revoked: the link is dead at once.
     page.reload()
+    page.get_by_role("button", name="Share", exact=True).click()
     page.get_by_role("button", name="Revoke").click()
     expect(page.locator("#share-links")).to_contain_text("revoked")
     gone = browser.new_context()

@@ -64,6 +64,35 @@ def test_the_runs_table_and_a_run_s_charts_draw_without_a_violation(watched, new
     assert violations(watched) == []
 
 
+def test_the_run_page_s_controls_tabs_share_panel_and_downloads_raise_no_violation(
+    watched, new_run
+):
+    values = [1.0, "NaN", 0.5, "Infinity", 0.25]
+    run_id = new_run(name="controls", metrics=[("loss", s, v) for s, v in enumerate(values)])
+    watched.goto(f"/projects/vision/runs/{run_id}")
+    plot = rendered_plot(watched, "loss")
+    watched.locator("#chart-smoothing").evaluate(
+        "el => { el.value = '0.8'; el.dispatchEvent(new Event('input', {bubbles: true})); }"
+    )
+    expect(plot).to_have_attribute("data-traces", "3")  # raw, smoothed, non-finite marks
+    watched.get_by_label("X axis").select_option("relative")
+    watched.get_by_label("Chart size").select_option("l")
+    chart = watched.locator('.chart[data-key="loss"]')
+    chart.get_by_role("button", name="Log y").click()
+    chart.locator(".chart-legend button.series").first.click()
+    with watched.expect_download():
+        chart.get_by_role("button", name="CSV").click()
+    with watched.expect_download():
+        chart.get_by_role("button", name="PNG").click()
+    watched.get_by_role("tab", name="Comments").click()
+    expect(watched.locator("#comment-form")).to_be_visible()
+    watched.get_by_role("button", name="Share", exact=True).click()
+    expect(watched.locator("#share-preview li").first).to_be_visible()
+    watched.get_by_label("The hostname").check()
+    expect(watched.locator("#share-preview li").last).to_have_text("The hostname")
+    assert violations(watched) == []
+
+
 def test_htmx_never_evaluates_attributes(watched):
     # The comparison pages allow eval (for plotly's WebGL); htmx must not offer it to markup.
     watched.goto("/projects/vision")

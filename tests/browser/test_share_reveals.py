@@ -31,6 +31,7 @@ def test_the_panel_lists_what_a_link_will_show_as_boxes_are_ticked(
     page.on("console", lambda message: message.type == "error" and errors.append(message.text))
     run_id = new_run(metrics=[("loss", 0, 1.0)], **RUN)
     page.goto(f"/projects/vision/runs/{run_id}")
+    page.get_by_role("button", name="Share", exact=True).click()
     listed = page.locator("#share-will-show li")
     expect(listed).to_have_text(list(SHARE_SHOWN))
 
@@ -60,7 +61,8 @@ def test_the_panel_lists_what_a_link_will_show_as_boxes_are_ticked(
         expect(visitor.locator("#code-withheld")).to_have_text(
             "Not shown through this link: git, directories."
         )
-        body = visitor.locator("body").inner_text()
+        # The whole document, hidden tabs and attributes included, not only what shows.
+        body = visitor.content()
         assert "DIFFMARK" not in body
         assert "c0ffee" not in body
         assert "CWDMARK" not in body

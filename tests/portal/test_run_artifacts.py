@@ -133,7 +133,11 @@ def test_the_files_of_another_projects_run_are_not_listed(
 @pytest.mark.django_db
 def test_the_page_loads_the_root_with_htmx(portal_as, viewer, run_id):
     html = portal_as(viewer).get(f"/projects/vision/runs/{run_id}").content.decode()
-    assert '<section id="artifacts" aria-labelledby="artifacts-title">' in html
+    # The files are a tab below the charts (hidden until chosen), still loaded with the page.
+    assert (
+        '<section id="artifacts" role="tabpanel" aria-labelledby="tab-artifacts" tabindex="0" '
+        "hidden>" in html
+    )
     assert (
         f'<div class="artifact-tree" hx-get="/projects/vision/runs/{run_id}/artifacts" '
         'hx-trigger="load"' in html

@@ -58,6 +58,21 @@ def test_downsampling_keeps_spikes_and_last_point(as_member, series):
 
 
 @pytest.mark.django_db
+def test_a_downsampled_point_keeps_its_own_timestamp(as_member, run_id):
+    # The run page's time axes (since the start, wall clock) read each point's timestamp.
+    metrics = [
+        {"key": "loss", "value": float(s % 7), "step": s, "timestamp": f"2026-01-01T10:{s:02d}:00Z"}
+        for s in range(60)
+    ]
+    as_member.post(f"/api/v1/runs/{run_id}/log", {"batch_id": "t", "metrics": metrics})
+    body = history(as_member, run_id, key="loss", max_points=10).json()
+    assert body["downsampled"] is True
+    assert [p["timestamp"] for p in body["results"]] == [
+        f"2026-01-01T10:{p['step']:02d}:00Z" for p in body["results"]
+    ]
+
+
+@pytest.mark.django_db
 def test_downsampling_short_series_returns_it_whole(as_member, series):
     body = history(as_member, series, key="train/loss a", max_points=5000).json()
     assert (len(body["results"]), body["downsampled"]) == (1000, False)

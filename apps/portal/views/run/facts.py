@@ -196,6 +196,23 @@ class ChartGroup:
         return f"{self.prefix}/"
 
 
+KEY_METRICS_MAX = 4
+
+
+def key_metrics(
+    summaries: list[tuple[str, float | None, int]], *, primary: list[str]
+) -> list[ChartKey]:
+    """The metrics the run page's header shows, from ``(key, last, count)`` rows: the
+    project's primary metrics that the run logged, in the project's order; when it
+    logged none of them, its first keys in code-point order that are not system
+    metrics. At most KEY_METRICS_MAX either way."""
+    rows = {key: ChartKey(key, metric_text(last), count) for key, last, count in summaries}
+    chosen = [rows[key] for key in primary if key in rows]
+    if not chosen:
+        chosen = [rows[key] for key in sorted(rows) if key_prefix(key) != SYSTEM_PREFIX]
+    return chosen[:KEY_METRICS_MAX]
+
+
 def key_prefix(key: str) -> str:
     """The chart group of a metric key: the text before its first "/", or "other"."""
     head, slash, _ = key.partition("/")

@@ -54,9 +54,11 @@ def _group_url(project_slug: str, group: str) -> str:
 
 
 def run_context(run: Run) -> dict:
-    """What the run page shows of ``run``, for a member's page and a shared one."""
-    summaries = selectors.run_metric_summaries(run=run).values_list("key", "last", "count")
-    groups = facts.chart_groups(list(summaries))
+    """What the run page shows of ``run``, for a member's page and a shared one: the
+    header (status, times, git, ``key_metrics``), the charts' groups, and the tabs'
+    facts (overview, params, summary, notes)."""
+    summaries = list(selectors.run_metric_summaries(run=run).values_list("key", "last", "count"))
+    groups = facts.chart_groups(summaries)
     datasets = list(DatasetVersion.objects.filter(run=run).order_by("name"))
     for dataset in datasets:
         dataset.size_text = facts.human_size(dataset.size)
@@ -76,6 +78,7 @@ def run_context(run: Run) -> dict:
         "datasets": datasets,
         "groups": groups,
         "key_count": sum(len(group.keys) for group in groups),
+        "key_metrics": facts.key_metrics(summaries, primary=run.project.primary_metrics or []),
         "notes_html": markdown_render(run.notes),
     }
 
