@@ -1,8 +1,10 @@
+from django.templatetags.static import static
 from django.urls import path
 from django.views.generic import RedirectView
 
 from apps.portal.views.account import AccountView, SignInView, SignOutView, TokensView
 from apps.portal.views.audit_page import AuditPageView
+from apps.portal.views.base import ANYONE
 from apps.portal.views.compare import CompareView
 from apps.portal.views.comparisons import (
     ComparisonCommentsView,
@@ -42,7 +44,20 @@ from apps.portal.views.signup import SignUpView
 
 app_name = "portal"
 
+
+class FaviconView(RedirectView):
+    """``/favicon.ico``, which browsers and tools ask for on their own: the SVG icon
+    that every page names in its ``<link rel="icon">``, so the request is never a 404."""
+
+    access = ANYONE
+    permanent = False  # the static file's URL may change (a hashed name after collectstatic)
+
+    def get_redirect_url(self, *args, **kwargs) -> str:
+        return static("portal/favicon.svg")
+
+
 urlpatterns = [
+    path("favicon.ico", FaviconView.as_view(), name="favicon"),
     path("", RedirectView.as_view(pattern_name="portal:projects"), name="home"),
     path("login", SignInView.as_view(), name="login"),
     path("logout", SignOutView.as_view(), name="logout"),

@@ -86,7 +86,7 @@ def test_a_bad_project_slug_is_shown_in_the_form(portal_as, outsider):
     response = portal_as(outsider).post("/projects", {"slug": "Bad Slug!", "name": "X"})
     assert response.status_code == 400
     html = response.content.decode()
-    assert 'role="alert">slug' in html
+    assert 'role="alert" id="new-project-error">slug' in html
     assert 'value="Bad Slug!"' in html
     assert Project.objects.filter(name="X").count() == 0
 

@@ -88,8 +88,9 @@ def test_the_page_lists_members_sections_and_placeholders(admin, portal_as, proj
     rows = re.findall(r'<tr data-username="([^"]+)">', html)
     assert rows == ["alice_admin", "bob_member", "carol_viewer"]
     selected = re.findall(r'<option value="(\w+)" selected>', html)
-    # The three members' current roles, then the add form's default, then the token form's.
-    assert selected == ["admin", "member", "viewer", "member", "member"]
+    # The three members' current roles, then the add form's default, then the token form's
+    # role and expiry.
+    assert selected == ["admin", "member", "viewer", "member", "member", "never"]
     for section, heading in [
         ("project", "Project"),
         ("members", "Members"),

@@ -9,9 +9,11 @@ from urllib.parse import urlencode
 from django import template
 
 from apps.core.floats import float_out
-from apps.portal.formatting import human_seconds
+from apps.portal.formatting import human_ago, human_seconds
 
 register = template.Library()
+# ``{{ run.created_at|ago }}``: "just now", "5 minutes ago" (never "0 minutes ago").
+register.filter("ago", human_ago)
 
 
 @register.simple_tag

@@ -23,6 +23,7 @@ from apps.accounts.services import (
 from apps.core.errors import Invalid, KirokuError
 from apps.core.ids import id_parse
 from apps.core.throttles import login_attempt_wait
+from apps.portal.token_expiry import token_expiry_context, token_expiry_from_form
 from apps.portal.views.base import ANYONE, SIGNED_IN, PortalView
 
 
@@ -125,11 +126,28 @@ class TokensView(PortalView):
 
     access = SIGNED_IN
 
-    def _page(self, request, *, created=None, error: str | None = None, status: int = 200):
+    def _page(
+        self,
+        request,
+        *,
+        created=None,
+        error: str | None = None,
+        error_field: str | None = None,
+        status: int = 200,
+    ):
         tokens = ApiToken.objects.filter(user=request.user, kind=TokenKind.PERSONAL).order_by(
             "-created_at"
         )
-        context = {"tokens": tokens, "created": created, "error": error, "now": timezone.now()}
+        typed = request.POST if error else None  # a refused form keeps what was typed
+        context = {
+            "tokens": tokens,
+            "created": created,
+            "error": error,
+            "error_field": error_field,
+            "typed_name": typed.get("name", "") if typed else "",
+            "now": timezone.now(),
+            **token_expiry_context(typed),
+        }
         return render(request, "portal/tokens.html", context, status=status)
 
     def get(self, request) -> HttpResponse:
@@ -147,10 +165,13 @@ class TokensView(PortalView):
             return redirect("portal:tokens")
         try:
             created = token_create(
-                principal=self.principal, owner=request.user, name=request.POST.get("name", "")
+                principal=self.principal,
+                owner=request.user,
+                name=request.POST.get("name", ""),
+                expires_at=token_expiry_from_form(request.POST),
             )
         except Invalid as exc:
-            return self._page(request, error=exc.message, status=400)
+            return self._page(request, error=exc.message, error_field=exc.field, status=400)
         return self._page(request, created=created)
 
 

@@ -32,7 +32,7 @@ FILTERS = ("action", "actor", "target_type", "target_id", "since", "until")
 @dataclass(frozen=True)
 class Row:
     event: AuditEvent
-    text: str  # the action's human sentence, from the registry's template
+    text: str  # what was done: the registry's sentence without its actor
     via_token_of: str  # for a token actor: the owner's name at the time
 
 
@@ -40,9 +40,13 @@ def _row(event: AuditEvent) -> Row:
     actor = event.actor_label or "someone"
     target = event.target_label or event.target_id
     try:
-        text = registry.get(event.action).template.format(actor=actor, target=target)
+        template = registry.get(event.action).template
     except KeyError:  # an action no longer registered: its name says enough
-        text = f"{actor}: {event.action} {target}".strip()
+        text = f"{event.action} {target}".strip()
+    else:
+        # The Actor column names who did it (a token's label is long), so the sentence
+        # starts at the verb: "created run resnet", not the label a second time.
+        text = template.removeprefix("{actor} ").format(actor=actor, target=target)
     owner = event.actor_user_label if event.actor_type == ActorType.TOKEN else ""
     return Row(event=event, text=text, via_token_of=owner)
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.db.models import Q
 from django.http import HttpResponse
@@ -27,10 +28,17 @@ from apps.accounts.services import CreatedToken, token_create, token_revoke
 from apps.collab.models import ShareLink
 from apps.collab.services import project_sharing_set
 from apps.core.errors import Invalid, NotFound
+from apps.portal.token_expiry import token_expiry_context, token_expiry_from_form
 from apps.portal.views.base import ActionFormView
 from apps.projects.models import Role
 from apps.projects.selectors import member_list
-from apps.projects.services import member_add, member_remove, member_role_change, project_update
+from apps.projects.services import (
+    member_add,
+    member_remove,
+    member_role_change,
+    project_delete,
+    project_update,
+)
 
 TOKEN_ROLES = (Role.VIEWER, Role.MEMBER)
 
@@ -45,6 +53,11 @@ def _role(value: str | None, allowed: tuple[Role, ...] = tuple(Role)) -> Role:
 
 class ProjectSettingsView(ActionFormView):
     access = Role.ADMIN
+    error_field: str | None = None  # the field a refusal names, marked aria-invalid
+
+    def refusal_status(self, request, exc) -> int:
+        self.error_field = exc.field
+        return super().refusal_status(request, exc)
 
     def _page(
         self,
@@ -69,18 +82,25 @@ class ProjectSettingsView(ActionFormView):
                     token, creator_is_member=token.user_id in member_ids
                 )
             )
+        admins = [membership for membership in members if membership.role == Role.ADMIN]
+        typed = request.POST if errors else None
         context: dict[str, Any] = {
             "project": self.project,
             "members": members,
+            # The only admin is offered no "Remove": the service would refuse it.
+            "sole_admin_id": admins[0].user_id if len(admins) == 1 else None,
             "tokens": tokens,
             "roles": [role.label for role in Role],
             "token_roles": [role.label for role in TOKEN_ROLES],
             "created": created,
             "created_role": Role(created.token.role).label if created else None,
             "errors": errors or {},
+            "error_field": self.error_field if errors else None,
             # What was typed, so a refused form keeps it (only on a refusal).
-            "form": request.POST if errors else {},
+            "form": typed or {},
+            **token_expiry_context(typed if errors and "token_create" in errors else None),
             "now": timezone.now(),
+            "retention_days": settings.KIROKU_DELETED_RETENTION_DAYS,
             "active_links": ShareLink.objects.filter(
                 Q(run__project=self.project, run__deleted_at__isnull=True)
                 | Q(comparison__project=self.project),
@@ -139,6 +159,7 @@ class ProjectSettingsView(ActionFormView):
             name=request.POST.get("name", ""),
             project=self.project,
             role=_role(request.POST.get("role"), TOKEN_ROLES),
+            expires_at=token_expiry_from_form(request.POST),
         )
         return self._page(request, created=created)
 
@@ -177,8 +198,24 @@ class ProjectSettingsView(ActionFormView):
             messages.success(request, "Share links are turned off: every link stopped working.")
         return self._back("#share-links")
 
+    def _project_delete(self, request) -> HttpResponse:
+        """Soft-delete the project, as ``DELETE /projects/{slug}`` does (audited as
+        ``project.delete``; restorable until purged). The slug must be typed to confirm."""
+        typed = request.POST.get("confirm_slug", "").strip()
+        if typed != self.project.slug:
+            raise Invalid(f"type the slug {self.project.slug} to confirm", field="confirm_slug")
+        project_delete(principal=self.principal, project=self.project)
+        messages.success(
+            request,
+            f"Project {self.project.name} ({self.project.slug}) is deleted. An admin can restore "
+            f"it with POST /api/v1/projects/{self.project.slug}/restore for "
+            f"{settings.KIROKU_DELETED_RETENTION_DAYS} days; after that it is purged.",
+        )
+        return redirect("portal:projects")
+
     HANDLERS: dict[str, Callable[[ProjectSettingsView, Any], HttpResponse]] = {
         "sharing": _sharing,
+        "project_delete": _project_delete,
         "project": _project,
         "member_add": _member_add,
         "member_role": _member_role,

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import re
+
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.text import slugify
 
-from apps.core.errors import Invalid
+from apps.core.errors import Conflict, Invalid
 from apps.portal.views.base import SIGNED_IN, PortalView
 from apps.projects.selectors import project_list_for_principal
 from apps.projects.services import project_create
 from apps.runs.models import Run
+
+SLUG_MAX = 64  # apps.projects.models.SLUG_RE
 
 
 class ProjectListView(PortalView):
@@ -35,13 +40,39 @@ class ProjectListView(PortalView):
         return self._page(request)
 
     def post(self, request) -> HttpResponse:
+        """Create a project from its name; the slug is the one typed, or made from the
+        name when left empty. A refusal (a bad or taken slug, a bad name) is shown in
+        the form with what was typed: 400, or 409 for a taken slug."""
         form = {
             "slug": request.POST.get("slug", "").strip(),
             "name": request.POST.get("name", "").strip(),
             "description": request.POST.get("description", "").strip(),
         }
         try:
+            if not form["name"]:
+                raise Invalid("give the project a name", field="name")
+            if not form["slug"]:
+                form["slug"] = slug_from_name(form["name"])
             project = project_create(principal=self.principal, **form)
-        except Invalid as exc:
-            return self._page(request, form=form, error=exc.message, field=exc.field, status=400)
+        except (Invalid, Conflict) as exc:
+            message = exc.message
+            if isinstance(exc, Conflict) and exc.field == "slug":
+                message = (
+                    f"The slug {form['slug']} is taken by another project: change the slug, "
+                    f"for example to {form['slug'][: SLUG_MAX - 2]}-2."
+                )
+            return self._page(request, form=form, error=message, field=exc.field, status=exc.status)
         return redirect("portal:runs", slug=project.slug)
+
+
+def slug_from_name(name: str) -> str:
+    """The slug a name suggests: ``"Vision Models (v2)"`` → ``"vision-models-v2"``;
+    accents dropped, other characters to single dashes, at most SLUG_MAX characters.
+    Raises Invalid (field ``slug``) when the name has no letter or digit to keep."""
+    slug = re.sub(r"[^a-z0-9]+", "-", slugify(name)).strip("-")[:SLUG_MAX].rstrip("-")
+    if not slug:
+        raise Invalid(
+            "the name has no Latin letter or digit to make a slug from; type a slug",
+            field="slug",
+        )
+    return slug

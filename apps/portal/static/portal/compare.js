@@ -201,6 +201,57 @@
     };
   }
 
+  // The parallel plot's labels stay level and apart: no more axes than the width holds
+  // with MIN_AXIS_GAP between them, and each label cut (in the middle, keeping its end,
+  // which tells similar keys apart) to what fits in a gap. The full keys are in the
+  // parameter table below.
+  const SIDE_MARGIN = 90; // px left and right, for half of the outer axes' labels
+  const MIN_AXIS_GAP = 90; // px: a label of about 11 characters
+  const CHAR_WIDTH = 7.5; // px of a 12 px label character, rounded up
+  const MAX_LABEL = Math.floor((2 * SIDE_MARGIN) / CHAR_WIDTH);
+
+  function axesThatFit() {
+    const width = Math.max(parallel.clientWidth - 2 * SIDE_MARGIN, 0);
+    return Math.max(2, Math.floor(width / MIN_AXIS_GAP) + 1);
+  }
+
+  function axisLabel(text, room) {
+    if (text.length <= room) return text;
+    const tail = Math.ceil((room - 1) * 0.6);
+    return `${text.slice(0, room - 1 - tail)}…${text.slice(-tail)}`;
+  }
+
+  // Labels for keys that may share a long start and end ("opt.warmup_0_steps",
+  // "opt.warmup_1_steps"): a key too long for ``room`` keeps the part that differs from
+  // the others and as much around it as fits, with "…" where it was cut.
+  function axisLabels(keys, room) {
+    if (keys.length < 2) return keys.map((text) => axisLabel(text, room));
+    let prefix = 0;
+    while (keys.every((k) => k.length > prefix && k[prefix] === keys[0][prefix])) prefix += 1;
+    let suffix = 0;
+    const fits = (k) => k.length - suffix - 1 > prefix;
+    while (keys.every((k) => fits(k) && k.at(-1 - suffix) === keys[0].at(-1 - suffix))) {
+      suffix += 1;
+    }
+    return keys.map((text) => {
+      if (text.length <= room) return text;
+      let start = Math.min(prefix, text.length - 1);
+      let end = Math.max(text.length - suffix, start + 1);
+      if (end - start > room - 2) {
+        return start > 0
+          ? `…${axisLabel(text.slice(start), room - 1)}`
+          : axisLabel(text, room);
+      }
+      // Grow the window left and right in turn until it fills the room.
+      while (end - start < room - 2) {
+        if (start > 0) start -= 1;
+        if (end - start < room - 2 && end < text.length) end += 1;
+        if (start === 0 && end === text.length) break;
+      }
+      return `${start > 0 ? "…" : ""}${text.slice(start, end)}${end < text.length ? "…" : ""}`;
+    });
+  }
+
   function drawParallel(key) {
     const metric = key ? data.last[key].map(finite) : null;
     // A run without a finite value of the metric has no place on its axis.
@@ -209,27 +260,43 @@
     if (metric && kept.length < runs.length) {
       notes.push(`${runs.length - kept.length} run(s) without a finite ${key} are left out.`);
     }
-    const params = data.differing_params.slice(0, MAX_AXES);
-    if (data.differing_params.length > MAX_AXES) {
+    const withMetric = Boolean(metric && kept.length);
+    const fit = Math.max(1, Math.min(MAX_AXES, axesThatFit() - (withMetric ? 1 : 0)));
+    const params = data.differing_params.slice(0, fit);
+    if (data.differing_params.length > params.length) {
+      const wider = params.length < MAX_AXES ? " (a wider window shows more)" : "";
       notes.push(
-        `Showing the first ${MAX_AXES} of ${data.differing_params.length} differing parameters.`,
+        `Showing the first ${params.length} of ${data.differing_params.length} differing parameters${wider}.`,
       );
     }
     if (!data.differing_params.length) notes.push("No parameter differs between these runs.");
-    const dimensions = params.map((param) => {
-      const label = esc(param.key.length > 30 ? `${param.key.slice(0, 29)}…` : param.key);
+    const axes = params.length + (withMetric ? 1 : 0);
+    const gap = (parallel.clientWidth - 2 * SIDE_MARGIN) / Math.max(axes - 1, 1);
+    const room = Math.max(6, Math.min(MAX_LABEL, Math.floor(gap / CHAR_WIDTH) - 1));
+    const labels = axisLabels(
+      params.map((param) => param.key),
+      room,
+    );
+    const dimensions = params.map((param, n) => {
+      const label = esc(labels[n]);
       if (param.numbers) return { label, values: kept.map((i) => param.numbers[i]) };
       return { label, ...categorical(kept.map((i) => param.values[i])) };
     });
-    const line = {};
-    if (metric && kept.length) {
-      const values = kept.map((i) => metric[i]);
-      dimensions.push({ label: esc(key), values });
-      line.color = values;
-      line.colorscale = "Viridis";
-      line.showscale = true;
-      line.colorbar = { title: { text: esc(key) } };
+    if (withMetric) {
+      dimensions.push({ label: esc(axisLabel(key, room)), values: kept.map((i) => metric[i]) });
     }
+    // Each line in its run's colour, as in the list of runs, the bars and the overlays:
+    // the value is the run's index, and the colour scale has one stop per run.
+    const last = Math.max(runs.length - 1, 1);
+    const line = {
+      color: kept,
+      cmin: 0,
+      cmax: last,
+      colorscale: runs.length > 1
+        ? runs.map((run, i) => [i / last, run.color])
+        : [[0, runs[0].color], [1, runs[0].color]],
+      showscale: false,
+    };
     parallelNote.textContent = notes.join(" ");
     if (!dimensions.length || !kept.length) {
       parallel.classList.remove("rendered");
@@ -240,8 +307,17 @@
     if (!parallel.querySelector(".plot-container")) parallel.replaceChildren();
     Plotly.react(
       parallel,
-      [{ type: "parcoords", line, dimensions }],
-      { height: 340, margin: { l: 60, r: 60, t: 50, b: 20 } },
+      [
+        {
+          type: "parcoords",
+          line,
+          dimensions,
+          labelfont: { size: 12, color: "#1d2330" },
+          tickfont: { size: 11, color: "#1d2330" },
+          rangefont: { size: 10, color: "#5b6475" },
+        },
+      ],
+      { height: 360, margin: { l: SIDE_MARGIN, r: SIDE_MARGIN, t: 50, b: 20 } },
       CONFIG,
     ).then(
       () => parallel.classList.add("rendered"),
@@ -260,5 +336,18 @@
   }
 
   if (choice) choice.addEventListener("change", drawChosen);
-  if (bars && parallel) drawChosen();
+  if (bars && parallel) {
+    drawChosen();
+    // How many axes fit, and how long their labels may be, follows the plot's width.
+    let resizing = null;
+    let drawnWidth = parallel.clientWidth;
+    window.addEventListener("resize", () => {
+      clearTimeout(resizing);
+      resizing = setTimeout(() => {
+        if (parallel.clientWidth === drawnWidth || !hasPlotly()) return;
+        drawnWidth = parallel.clientWidth;
+        drawParallel(choice ? choice.value : null);
+      }, 200);
+    });
+  }
 })();
