@@ -5,8 +5,16 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# pytest-xdist: one worker per core, each with a test database and a Redis database of
+# its own; the browser tests share one worker (and one Chromium). PYTEST_ARGS comes
+# after, so PYTEST_ARGS="-n 0" runs everything in one process.
+XDIST ?= -n auto --maxprocesses 8 --dist loadgroup
+# pytest rewrites every test module's asserts at import; letting Python keep the
+# compiled files (some environments set PYTHONDONTWRITEBYTECODE) saves each worker
+# ~10 s of compiling on every later run.
+unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: run test test-postgres fuzz lint migrations-check bench clean
+.PHONY: run admin-password test test-postgres fuzz lint migrations-check bench clean
 
 $(STAMP): pyproject.toml sdk/pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,27 +23,34 @@ $(STAMP): pyproject.toml sdk/pyproject.toml
 	@touch $(STAMP)
 
 ## run: set up the embedded default (SQLite, in-process tasks) and serve on 127.0.0.1:8000
+## (make run PORT=8001 HOST=0.0.0.0 picks another address); the first run prints the
+## admin's password last, right before the server starts
 run: $(STAMP)
 	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py ensure_admin
-	$(BIN)/python manage.py serve $(HOST):$(PORT)
+	$(BIN)/python manage.py serve --ensure-admin $(HOST):$(PORT)
+
+## admin-password: print a new random password for the local admin (the old one stops working)
+admin-password: $(STAMP)
+	@$(BIN)/python manage.py ensure_admin --reset
 
 ## test: the whole suite (SQLite unless DATABASE_URL is set; see README)
 test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
 
 ## test-postgres: the suite against a local PostgreSQL and Redis
 test-postgres: $(STAMP)
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/kiroku} \
 	REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/15} \
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
 
 ## fuzz: every API operation under generated and hostile input (tests/fuzz, a few
-## minutes), against PostgreSQL and Redis like test-postgres; fails on any 5xx
+## minutes), against PostgreSQL and Redis like test-postgres; fails on any 5xx.
+## --dist loadfile: each file runs whole in one worker, in its own order, so the
+## requests and their answers are those of a single process (PYTEST_ARGS="-n 0")
 fuzz: $(STAMP)
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/kiroku} \
 	REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/15} \
-	$(BIN)/python -m pytest -m fuzz tests/fuzz $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(XDIST) --dist loadfile -m fuzz tests/fuzz $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -28,7 +28,30 @@ pytest_plugins = [
     "tests.notifications.fake_slack",
     "tests.notifications.fake_notion",
     "tests.sdk.fake_github",
+    # How the suite runs: in parallel workers, each with databases of its own.
+    "tests.suite",
 ]
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, tmp_path_factory):
+    """On SQLite the test database is a file in this session's (this xdist worker's)
+    temporary folder, opened with the embedded default's options (WAL, busy timeout,
+    IMMEDIATE transactions), so the live server's threads each use a connection of
+    their own, as a real server's do.
+
+    Not Django's default in-memory database: its connections share one cache with
+    table locks that fail at once ("database table is locked") instead of waiting,
+    and when the live server starts after the database is set up, Django hands the
+    test's own connection to every server thread, which then interleave their
+    transactions on it ("cannot release savepoint - SQL statements in progress", a
+    request's committed writes rolled back by another's error)."""
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        folder = tmp_path_factory.mktemp("database")
+        database.setdefault("TEST", {})["NAME"] = str(folder / "test.sqlite3")
 
 
 def pytest_collection_modifyitems(config, items):

@@ -1,7 +1,8 @@
 """Browser fixtures: Debian's Chromium driven by Playwright against the live server.
 
 One browser per session (launched on first use, after the ``browser`` gate in
-tests/conftest.py has passed), a fresh context per test, and ``signed_in_page``: the
+tests/conftest.py has passed), one context that every test's ``page`` opens in,
+emptied between tests (see ``Chromium`` and ``context``), and ``signed_in_page``: the
 member of project vision, signed in through the real form. ``shot(page, step)`` saves a
 full-page screenshot to var/test-artifacts/screenshots/<test-name>-<step>.png.
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -42,8 +44,14 @@ TIMEOUT_MS = 10_000
 
 
 class Chromium:
-    """The session's browser, started on first use and stopped as soon as the run
-    leaves the browser tests.
+    """The session's browsers, started on first use and stopped as soon as the run
+    leaves the browser tests: one with a profile on disk, whose single context every
+    test's ``page`` opens in (see ``context``), and a plain one, for the tests that open
+    a context of their own (a visitor with no session) through ``browser``.
+
+    The profile on disk is for speed: Chromium keeps compiled scripts only there, so
+    plotly's 4.8 MB is compiled at the first two pages that load it and then read from
+    the cache (a context without a profile compiles it at every page, ~1.2 s of CPU).
 
     While Playwright's sync API runs, the main thread looks to Django like it is inside
     an event loop (Playwright keeps its loop marked as running between calls), so the
@@ -54,21 +62,46 @@ class Chromium:
     def __init__(self) -> None:
         self._playwright = None
         self._browser = None
+        self._profile: tempfile.TemporaryDirectory | None = None
+        self._context = None
         self._async_unsafe_before: str | None = None
 
-    def get(self):
-        if self._browser is None:
+    def _start(self):
+        if self._playwright is None:
             from playwright.sync_api import sync_playwright
 
             self._async_unsafe_before = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
             os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
             self._playwright = sync_playwright().start()
-            self._browser = self._playwright.chromium.launch(
+        return self._playwright
+
+    def get(self):
+        if self._browser is None:
+            self._browser = self._start().chromium.launch(
                 executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS
             )
         return self._browser
 
+    def context(self, base_url: str):
+        """The context of the browser with a profile, launched on first use."""
+        if self._context is None:
+            self._profile = tempfile.TemporaryDirectory(prefix="kiroku-chromium-")
+            self._context = self._start().chromium.launch_persistent_context(
+                self._profile.name,
+                executable_path=shutil.which("chromium"),
+                args=CHROMIUM_ARGS,
+                base_url=base_url,
+                viewport={"width": 1280, "height": 900},
+            )
+            self._context.set_default_timeout(TIMEOUT_MS)
+        return self._context
+
     def stop(self) -> None:
+        if self._context is not None:
+            self._context.close()
+            self._context = None
+            self._profile.cleanup()
+            self._profile = None
         if self._browser is not None:
             self._browser.close()
             self._browser = None
@@ -105,11 +138,25 @@ def browser(_service_gates, _chromium):
 
 
 @pytest.fixture
-def context(browser, live_server):
-    context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(TIMEOUT_MS)
+def context(_service_gates, _chromium, live_server):
+    """The context every test's ``page`` opens in: the one of the browser with a
+    profile (see ``Chromium``), shared by the session's tests. After each test it is
+    left as a fresh one would be: its pages closed, its cookies (the session) and
+    permissions cleared, and this origin's local and session storage emptied. A test
+    that needs a second person opens a context of its own with
+    ``browser.new_context()``."""
+    context = _chromium.context(live_server.url)
     yield context
-    context.close()
+    for page in context.pages:
+        page.close()
+    context.clear_cookies()
+    context.clear_permissions()
+    blank = context.new_page()
+    context.new_cdp_session(blank).send(
+        "Storage.clearDataForOrigin",
+        {"origin": live_server.url, "storageTypes": "local_storage,session_storage"},
+    )
+    blank.close()
 
 
 @pytest.fixture
@@ -164,12 +211,24 @@ def sign_in(page, username: str, password: str = PASSWORD) -> None:
     page.get_by_role("button", name="Sign in").click()
 
 
+def sign_in_with_session(context, base_url: str, user) -> None:
+    """Give ``context`` a session of ``user`` made on the server's side, as the sign-in
+    form would (tests/browser/test_sign_in.py drives the form itself): half a second
+    less per test than typing into it."""
+    from django.conf import settings
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME]
+    context.add_cookies([{"name": cookie.key, "value": cookie.value, "url": base_url}])
+
+
 @pytest.fixture
-def signed_in_page(page, member, project):
-    """The member of project vision, signed in through the form, on the projects list."""
-    give_password(member)
-    sign_in(page, member.username)
-    page.wait_for_url("**/projects")
+def signed_in_page(page, live_server, member, project):
+    """The member of project vision, signed in, on the projects list."""
+    sign_in_with_session(page.context, live_server.url, member)
+    page.goto("/projects")
     return page
 
 
@@ -240,3 +299,13 @@ def trace_lengths(plot) -> list[int]:
 
 def trace_values(plot) -> list[list[float]]:
     return plot.evaluate("el => el.data.map(trace => Array.from(trace.y))")
+
+
+def ema(values: list[float], weight: float) -> list[float]:
+    """TensorBoard's debiased exponential moving average: what the charts' smoothing
+    draws."""
+    out, last = [], 0.0
+    for seen, value in enumerate(values, start=1):
+        last = last * weight + (1 - weight) * value
+        out.append(last / (1 - weight**seen))
+    return out

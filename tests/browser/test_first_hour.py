@@ -18,25 +18,21 @@ packages (``make test`` has just brought the stamp up to date anyway).
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
-import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
 import pytest
 from playwright.sync_api import expect
 
 from apps.collab.models import SHARE_SHOWN
-from tests.browser.conftest import SCREENSHOTS, TIMEOUT_MS, rendered_plot, trace_values
+from tests.browser.conftest import SCREENSHOTS, TIMEOUT_MS, ema, rendered_plot, trace_values
+from tests.child_server import ChildServer, env_without_kiroku, free_port
 
 pytestmark = pytest.mark.browser
 
@@ -62,85 +58,18 @@ second.finish()
 PASSWORD_LINE = re.compile(r"\|\s+password:\s+(\S+)\s*\|")
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    """This process's environment without Kiroku's settings, the services' URLs (the
-    embedded default is what a newcomer gets) or the parent make's flags."""
-    dropped = {"DATABASE_URL", "REDIS_URL", "MAKEFLAGS", "MFLAGS", "MAKELEVEL", "XDG_CONFIG_HOME"}
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith("KIROKU_") and key not in dropped
-    }
-    env.update(PYTHONUNBUFFERED="1", **extra)
-    return env
-
-
-class MakeRun:
-    """``make run PORT=<port>`` in the repository root; ``lines`` is its output so far
-    (stdout and stderr together, as a terminal shows them)."""
-
-    def __init__(self, var_dir: Path) -> None:
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.lines: list[str] = []
-        self.process = subprocess.Popen(
-            ["make", "-o", f"{VENV}/.installed", "run", f"VENV={VENV}", f"PORT={self.port}"],
-            cwd=ROOT,
-            env=clean_env(KIROKU_VAR_DIR=str(var_dir)),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,  # its own process group: make, then manage.py
-        )
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.append(line.rstrip("\n"))
-
-    def wait_started(self, seconds: float = 90) -> list[str]:
-        """The output up to Django's "Quit the server" line, once /healthz answers."""
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError(
-                    f"make run exited with {self.process.returncode}: {self.lines}"
-                )
-            if any(line.startswith("Quit the server") for line in self.lines):
-                try:
-                    if httpx.get(f"{self.base}/healthz", timeout=5).status_code == 200:
-                        return list(self.lines)
-                except httpx.TransportError:
-                    pass
-            time.sleep(0.1)
-        raise AssertionError(f"make run did not start in {seconds} s: {self.lines}")
-
-    def stop(self) -> None:
-        """SIGTERM to the whole group (make and the server it started), SIGKILL if it
-        lingers."""
-        try:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            self.process.wait(timeout=15)
-        except ProcessLookupError:
-            pass
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=15)
-        self._reader.join(timeout=5)
+def start_make_run(var_dir: Path) -> ChildServer:
+    """``make run PORT=<free port>`` in the repository root; its ``lines`` are stdout and
+    stderr together, as a terminal shows them."""
+    port = free_port()
+    command = ["make", "-o", f"{VENV}/.installed", "run", f"VENV={VENV}", f"PORT={port}"]
+    env = env_without_kiroku(KIROKU_VAR_DIR=str(var_dir))
+    return ChildServer(command, cwd=ROOT, env=env, port=port, with_stderr=True)
 
 
 @pytest.fixture
-def make_run(tmp_path) -> Iterator[MakeRun]:
-    server = MakeRun(tmp_path / "var")
+def make_run(tmp_path) -> Iterator[ChildServer]:
+    server = start_make_run(tmp_path / "var")
     try:
         yield server
     finally:
@@ -205,15 +134,6 @@ def copied(page, source_id: str) -> str:
     return page.evaluate("navigator.clipboard.readText()")
 
 
-def ema(values: list[float], weight: float) -> list[float]:
-    """TensorBoard's debiased exponential moving average (what the smoothing draws)."""
-    out, last = [], 0.0
-    for seen, value in enumerate(values, start=1):
-        last = last * weight + (1 - weight) * value
-        out.append(last / (1 - weight**seen))
-    return out
-
-
 def test_a_newcomer_gets_from_make_run_to_a_shared_run_in_the_first_hour(
     browser, make_run, tmp_path
 ):
@@ -229,7 +149,7 @@ def test_a_newcomer_gets_from_make_run_to_a_shared_run_in_the_first_hour(
         print(f"first hour, step by step:\n{steps.report()}")
 
 
-def walk(browser, server: MakeRun, tmp_path: Path, steps: Steps) -> None:
+def walk(browser, server: ChildServer, tmp_path: Path, steps: Steps) -> None:
     # 1. `make run`: the migrations, then the framed password, then the server.
     lines = server.wait_started()
     # The virtualenv is taken as it is: the first command make runs is the migration.
@@ -291,7 +211,7 @@ def walk(browser, server: MakeRun, tmp_path: Path, steps: Steps) -> None:
         # 5. The login command, then the code as a script, in a home of their own.
         home = tmp_path / "home"
         home.mkdir()
-        user_env = clean_env(HOME=str(home))
+        user_env = env_without_kiroku(HOME=str(home))
         [program, *args] = shlex.split(command)
         logged_in = subprocess.run(
             [str(VENV / "bin" / program), *args],

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import rendered_plot, trace_lengths, trace_values
+from tests.browser.conftest import ema, rendered_plot, trace_lengths, trace_values
 
 pytestmark = pytest.mark.browser
 
@@ -46,15 +46,6 @@ def timed_run(api, new_run):
         return run_id
 
     return build
-
-
-def ema(values: list[float], weight: float) -> list[float]:
-    """TensorBoard's debiased exponential moving average."""
-    out, last = [], 0.0
-    for seen, value in enumerate(values, start=1):
-        last = last * weight + (1 - weight) * value
-        out.append(last / (1 - weight**seen))
-    return out
 
 
 def set_smoothing(page, weight: float) -> None:

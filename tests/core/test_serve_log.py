@@ -52,6 +52,16 @@ def wait_until_serving(base: str, server: subprocess.Popen, seconds: float = 60)
     raise AssertionError(f"manage.py serve did not answer at {base} in {seconds} s")
 
 
+def request_lines(stderr: str) -> list[str]:
+    """From "<time> INFO django.server [-] "GET /s/<token> HTTP/1.1" 404 806": the
+    request line and status (the size is not these tests' business); /healthz left out."""
+    return [
+        line.split(" [-] ", 1)[1].rsplit(" ", 1)[0]
+        for line in stderr.splitlines()
+        if " django.server " in line and "/healthz" not in line
+    ]
+
+
 @pytest.fixture
 def served(tmp_path):
     """``manage.py serve`` on a free loopback port (SQLite and var/ in tmp_path, no
@@ -77,10 +87,16 @@ def served(tmp_path):
     try:
         wait_until_serving(base, server)
 
-        def read_stderr() -> str:
-            time.sleep(0.3)  # the line is written after the response is sent
-            log.seek(0)
-            return log.read()
+        def read_stderr(requests: int) -> str:
+            """The log once it holds a line for each of ``requests`` (each line is
+            written after its response is sent)."""
+            deadline = time.monotonic() + 10
+            while True:
+                log.seek(0)
+                text = log.read()
+                if len(request_lines(text)) >= requests or time.monotonic() > deadline:
+                    return text
+                time.sleep(0.05)
 
         yield base, read_stderr
     finally:
@@ -106,16 +122,11 @@ def test_the_development_server_masks_secret_url_parts(served):
     for path, line in requests.items():
         assert (path, get(base, path)) == (path, int(line.rsplit(" ", 1)[1]))
 
-    stderr = read_stderr()
+    stderr = read_stderr(len(requests))
 
-    # "<time> INFO django.server [-] "GET /s/<token> HTTP/1.1" 404 806": the request
-    # line and status (the size is not this test's business).
-    logged = [
-        line.split(" [-] ", 1)[1].rsplit(" ", 1)[0]
-        for line in stderr.splitlines()
-        if " django.server " in line and "/healthz" not in line
-    ]
-    assert logged == list(requests.values())
+    # The server's threads write their lines as they finish, not always in the order
+    # the requests were made.
+    assert sorted(request_lines(stderr)) == sorted(requests.values())
     for secret in (share, invite, ticket, reset):
         assert secret not in stderr
 

@@ -8,39 +8,27 @@ a SQLite database migrated once for the module."""
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import socket
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.child_server import ChildServer, env_without_kiroku, free_port
+from tests.core.admin_block import admin_block_text
+
 ROOT = Path(__file__).resolve().parents[2]
 MANAGE = [sys.executable, "manage.py"]
 PERIODIC = "Periodic jobs run in-process (no REDIS_URL configured)."
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def child_env(var_dir: Path) -> dict[str, str]:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith("KIROKU_") and key not in {"DATABASE_URL", "REDIS_URL"}
-    }
-    env.update(KIROKU_VAR_DIR=str(var_dir), PYTHONUNBUFFERED="1")
-    return env
+    return env_without_kiroku(KIROKU_VAR_DIR=str(var_dir))
 
 
 @pytest.fixture(scope="module")
@@ -60,54 +48,19 @@ def var_dir(migrated, tmp_path) -> Path:
     return copy
 
 
-class Served:
-    """A running ``manage.py serve``; ``lines`` is its stdout so far."""
-
-    def __init__(self, var_dir: Path, *args: str) -> None:
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.lines: list[str] = []
-        self.process = subprocess.Popen(
-            [*MANAGE, "serve", *args, f"127.0.0.1:{self.port}"],
-            cwd=ROOT,
-            env=child_env(var_dir),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.append(line.rstrip("\n"))
-
-    def wait_started(self, seconds: float = 60) -> list[str]:
-        """The stdout lines up to Django's "Quit the server" line, once it answers."""
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, f"serve exited with {self.process.returncode}"
-            if any(line.startswith("Quit the server") for line in self.lines):
-                try:
-                    httpx.get(f"{self.base}/healthz", timeout=5)
-                    return list(self.lines)
-                except httpx.TransportError:
-                    pass
-            time.sleep(0.1)
-        raise AssertionError(f"serve did not start in {seconds} s: {self.lines}")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=30)
+def start_serve(var_dir: Path, *args: str) -> ChildServer:
+    """``manage.py serve ARGS 127.0.0.1:<free port>``; its ``lines`` are its stdout."""
+    port = free_port()
+    command = [*MANAGE, "serve", *args, f"127.0.0.1:{port}"]
+    return ChildServer(command, cwd=ROOT, env=child_env(var_dir), port=port, with_stderr=False)
 
 
 @pytest.fixture
 def serve() -> Iterator:
-    started: list[Served] = []
+    started: list[ChildServer] = []
 
-    def start(var_dir: Path, *args: str) -> Served:
-        served = Served(var_dir, *args)
+    def start(var_dir: Path, *args: str) -> ChildServer:
+        served = start_serve(var_dir, *args)
         started.append(served)
         return served
 
@@ -164,17 +117,7 @@ def test_the_new_admin_password_is_framed_last_before_the_server_starts(var_dir,
     block = [line[3:-3].rstrip() for line in lines[top + 1 : bottom]]
     password = block[4].split()[-1]
     assert lines[:top] == [PERIODIC]
-    assert block == [
-        "Created the admin account. Sign in at",
-        f"  {served.base}/login",
-        "with",
-        "  username:  admin",
-        f"  password:  {password}",
-        "",
-        "This password is shown only this once and is not stored in clear.",
-        "Lost it? `make admin-password` prints a new one",
-        "(or: manage.py ensure_admin --reset).",
-    ]
+    assert block == admin_block_text(f"{served.base}/login", password)
     # After the block: a blank line, then Django's own lines (date, version, address).
     assert lines[bottom + 1] == ""
     assert lines[bottom + 3].startswith("Django version ")

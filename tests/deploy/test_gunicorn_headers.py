@@ -114,7 +114,8 @@ def test_a_page_over_https_carries_the_security_headers(client):
 
 def test_the_csrf_and_session_cookies_are_secure_and_same_site(client, server):
     user = UserFactory(username="bob_member")
-    user.password = make_password(PASSWORD)
+    # The suite hashes with MD5 (tests/conftest.py); gunicorn checks with the defaults.
+    user.password = make_password(PASSWORD, hasher="pbkdf2_sha256")
     user.save(update_fields=["password"])
     form = client.get("/login", headers=PROXIED)
     assert cookie(form, "csrftoken") == {"secure": True, "httponly": False, "samesite": "Lax"}

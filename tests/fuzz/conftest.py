@@ -41,6 +41,34 @@ def pytest_ignore_collect(collection_path, config):
     return None
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items):
+    # schemathesis names each operation's item "<test>[<METHOD path>]", but under pytest 9
+    # builds its node id from the bare test name, so every operation shares one id;
+    # pytest-xdist schedules by id and would run the first operation only. The id is
+    # rebuilt from the name, as pytest builds a parametrized test's.
+    for item in items:
+        params = item.name.removeprefix(f"{item.originalname}[").removesuffix("]")
+        if params != item.name and not item.nodeid.endswith(f"[{params}]"):
+            item._id = item.parent.id.child(item.originalname).with_params(params)
+
+
+def pytest_sessionfinish(session):
+    # Under pytest-xdist each worker counts its own requests; the controller adds them
+    # up (pytest_testnodedown) and prints one summary.
+    tally = session.config.stash.get(_TALLY, None)
+    if tally and hasattr(session.config, "workeroutput"):
+        session.config.workeroutput["fuzz_tally"] = [[kind, n] for kind, n in tally.items()]
+
+
+def pytest_testnodedown(node, error):
+    counted = getattr(node, "workeroutput", {}).get("fuzz_tally", [])
+    if counted:
+        tally = node.config.stash.setdefault(_TALLY, Counter())
+        for kind, count in counted:
+            tally[kind] += count
+
+
 def pytest_terminal_summary(terminalreporter, config):
     tally = config.stash.get(_TALLY, None)
     if tally:

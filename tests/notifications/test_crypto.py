@@ -110,6 +110,8 @@ def test_env_fernet_keys_is_empty_when_unset(monkeypatch):
         f"{NEW_KEY},tooshort",
         "é" * 44,
     ],
+    # NEW_KEY is random: the same ids in every process, as pytest-xdist requires.
+    ids=["not-a-key", "31-bytes", "a-key-then-a-short-one", "not-base64"],
 )
 def test_env_fernet_keys_refuses_a_malformed_key_naming_the_variable(monkeypatch, value):
     monkeypatch.setenv("KIROKU_ENCRYPTION_KEY", value)
