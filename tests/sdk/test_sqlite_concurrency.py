@@ -18,6 +18,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -163,9 +164,13 @@ def test_eight_writers_with_uploads_get_no_5xx_and_lose_nothing(embedded_server,
         if r.get("level") in {"ERROR", "CRITICAL"} or r.get("status", 0) >= 500
     ]
     assert failures == []
-    # The writers really overlapped: many batches each, not one at the end.
-    batches = [r for r in answers if r["method"] == "POST" and r["path"].endswith("/log")]
-    assert len(batches) >= WRITERS * 5
+    # The writers really overlapped: each run sent its points in several batches while
+    # the others were sending, not one at the end. (How many depends on how fast the
+    # server answers: a loaded machine gets fewer, larger batches.)
+    batches = Counter(
+        r["path"] for r in answers if r["method"] == "POST" and r["path"].endswith("/log")
+    )
+    assert len(batches) == WRITERS and min(batches.values()) >= 2, batches
 
     reader = kiroku.Api(url=embedded_server.url, token=embedded_server.token)
     try:
