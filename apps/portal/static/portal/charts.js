@@ -20,11 +20,13 @@
 // then the smoothed line when smoothing is on, then the non-finite markers when there
 // are any. A chart with only non-finite points has no plot: its .plot is "rendered"
 // with data-traces="0" and holds a p.chart-empty saying so. Metric keys are user text: they reach the page
-// through textContent and plotly through escapeHtml, never as markup.
+// through textContent and plotly through escapeHtml (plots.js), never as markup.
 //
-// The parts, one concept each, are the modules in charts/ beside this file: state.js
+// What this page shares with the compare page (escaping, non-finite values, number
+// formatting, the history fetch, MAX_POINTS) is in plots.js beside this file. The parts,
+// one concept each, are the modules in charts/: state.js
 // (the run's facts, the chart states, the settings remembered), series.js (smoothing,
-// non-finite values, the x axes), data.js (history fetches and paging), draw.js
+// the x axes), data.js (history fetches and paging), draw.js
 // (plotly traces, legends, notes), loading.js (lazy loading, zoom, resizing),
 // controls.js (each chart's buttons), toolbar.js (the controls of every chart, the key
 // search) and live.js (live refresh). This entry module starts them; the pages load it

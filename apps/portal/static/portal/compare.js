@@ -7,34 +7,27 @@
 //
 // Run names, keys and param values are user text: they reach the DOM through
 // textContent only, and plotly (which reads HTML-like tags in names, titles and
-// tick labels) gets them through esc().
-(function () {
-  "use strict";
-  const dataNode = document.getElementById("compare-data");
-  if (!dataNode) return;
-  const data = JSON.parse(dataNode.textContent);
+// tick labels) gets them through escapeHtml().
+//
+// What this page shares with the run page's charts (escaping, non-finite values, number
+// formatting, the history fetch, MAX_POINTS) is in plots.js beside this file. The page
+// loads this module with <script type="module">, which runs after the deferred
+// plotly.min.js.
+import { MAX_POINTS, escapeHtml, fetchHistory, formatNumber, plottable } from "./plots.js";
+
+const dataNode = document.getElementById("compare-data");
+if (dataNode) start(JSON.parse(dataNode.textContent));
+
+function start(data) {
   const runs = data.runs;
-  const MAX_POINTS = 1000;
   const MAX_AXES = 15; // parameter axes in the parallel plot; more is unreadable
   const CONFIG = { responsive: true, displaylogo: false };
   const overlays = document.getElementById("overlays");
   const HISTORY_URL = overlays ? overlays.dataset.historyUrl : "";
 
-  // Numeric entities: plotly decodes those, but not &quot; or &apos;.
-  const ENTITIES = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&#34;", "'": "&#39;" };
-  function esc(text) {
-    return String(text).replace(/[&<>"']/g, (c) => ENTITIES[c]);
-  }
-
-  // The API spells non-finite values "NaN", "Infinity", "-Infinity"; a chart
-  // leaves a gap there.
-  function finite(value) {
-    return typeof value === "number" && Number.isFinite(value) ? value : null;
-  }
-
+  // A run's value of the chosen metric; a run that did not log it says so.
   function shown(value) {
-    if (value === null || value === undefined) return "not logged";
-    return typeof value === "number" ? String(Number(value.toPrecision(6))) : String(value);
+    return formatNumber(value, { missing: "not logged" });
   }
 
   function hasPlotly() {
@@ -56,13 +49,13 @@
 
   async function history(run, key) {
     const base = HISTORY_URL.replace("__run__", encodeURIComponent(run.id));
-    const url = `${base}?key=${encodeURIComponent(key)}&max_points=${MAX_POINTS}`;
-    const response = await fetch(url, {
-      credentials: "same-origin",
-      headers: { Accept: "application/json" },
-    });
-    if (!response.ok) throw new Error(`${response.status} for run ${run.id}`);
-    return response.json();
+    try {
+      return await fetchHistory(base, key, { max_points: MAX_POINTS });
+    } catch (error) {
+      // A chart that fails names the run whose history did not come.
+      if (error.status) throw new Error(`${error.status} for run ${run.id}`);
+      throw error;
+    }
   }
 
   async function drawOverlay(chart) {
@@ -78,8 +71,8 @@
           type: "scatter",
           mode: "lines",
           x: body.results.map((p) => p.step),
-          y: body.results.map((p) => finite(p.value)),
-          name: esc(run.label),
+          y: body.results.map((p) => plottable(p.value)),
+          name: escapeHtml(run.label),
           line: { color: run.color, width: 1.5 },
         };
       });
@@ -167,10 +160,10 @@
       [
         {
           type: "bar",
-          x: runs.map((run) => esc(run.label)),
-          y: values.map(finite),
+          x: runs.map((run) => escapeHtml(run.label)),
+          y: values.map(plottable),
           marker: { color: runs.map((run) => run.color) },
-          hovertext: runs.map((run, i) => `${esc(run.label)}: ${esc(shown(values[i]))}`),
+          hovertext: runs.map((run, i) => `${escapeHtml(run.label)}: ${escapeHtml(shown(values[i]))}`),
           hoverinfo: "text",
         },
       ],
@@ -178,7 +171,7 @@
         height: 340,
         margin: { l: 60, r: 10, t: 10, b: 90 },
         xaxis: { type: "category", automargin: true },
-        yaxis: { title: { text: esc(key) }, automargin: true },
+        yaxis: { title: { text: escapeHtml(key) }, automargin: true },
       },
       CONFIG,
     ).then(() => {
@@ -253,7 +246,7 @@
   }
 
   function drawParallel(key) {
-    const metric = key ? data.last[key].map(finite) : null;
+    const metric = key ? data.last[key].map(plottable) : null;
     // A run without a finite value of the metric has no place on its axis.
     const kept = runs.map((_, i) => i).filter((i) => !metric || metric[i] !== null);
     const notes = [];
@@ -278,12 +271,12 @@
       room,
     );
     const dimensions = params.map((param, n) => {
-      const label = esc(labels[n]);
+      const label = escapeHtml(labels[n]);
       if (param.numbers) return { label, values: kept.map((i) => param.numbers[i]) };
       return { label, ...categorical(kept.map((i) => param.values[i])) };
     });
     if (withMetric) {
-      dimensions.push({ label: esc(axisLabel(key, room)), values: kept.map((i) => metric[i]) });
+      dimensions.push({ label: escapeHtml(axisLabel(key, room)), values: kept.map((i) => metric[i]) });
     }
     // Each line in its run's colour, as in the list of runs, the bars and the overlays:
     // the value is the run's index, and the colour scale has one stop per run.
@@ -350,4 +343,4 @@
       }, 200);
     });
   }
-})();
+}

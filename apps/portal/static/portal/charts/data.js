@@ -3,36 +3,15 @@
 // (each bucket's min and max kept), of the whole run or of a range of steps.
 
 import { HISTORY_URL } from "./state.js";
+import { MAX_POINTS, fetchHistory } from "../plots.js";
 
-export const MAX_POINTS = 1000; // a downsampled chart
 export const PAGE_SIZE = 10000; // the API's largest page
 export const FULL_CAP = 200000; // "Full resolution" up to this many points per chart
 export const ZOOM_FULL_CAP = 20000; // a zoomed range at full resolution up to this many
 
-export async function getJson(url) {
-  const response = await fetch(url, {
-    credentials: "same-origin",
-    headers: { Accept: "application/json" },
-  });
-  if (!response.ok) {
-    let message = `HTTP ${response.status}`;
-    try {
-      const body = await response.json();
-      if (body && body.error && body.error.message) message = body.error.message;
-    } catch (_) {
-      // not JSON: keep the status
-    }
-    throw new Error(message);
-  }
-  return response.json();
-}
-
-export function historyUrl(key, params) {
-  const query = new URLSearchParams({ key });
-  for (const [name, value] of Object.entries(params)) {
-    if (value !== undefined && value !== null) query.set(name, String(value));
-  }
-  return `${HISTORY_URL}?${query}`;
+// One page of this run's history of `key` (see fetchHistory in ../plots.js).
+export function history(key, params) {
+  return fetchHistory(HISTORY_URL, key, params);
 }
 
 function bounds(range) {
@@ -42,14 +21,12 @@ function bounds(range) {
 // Every point of `key` in `range` (all of them when null), page after page, from
 // the first page's answer `first` (fetched here when not given).
 export async function fetchAll(key, range, first) {
-  const head = first || (await getJson(historyUrl(key, { page_size: PAGE_SIZE, ...bounds(range) })));
+  const head = first || (await history(key, { page_size: PAGE_SIZE, ...bounds(range) }));
   const points = head.results.slice();
   let page = head;
   while (page.next && page.results.length) {
     const after = page.results[page.results.length - 1].step;
-    page = await getJson(
-      historyUrl(key, { page_size: PAGE_SIZE, after_step: after, ...bounds(range) }),
-    );
+    page = await history(key, { page_size: PAGE_SIZE, after_step: after, ...bounds(range) });
     for (const point of page.results) points.push(point);
   }
   return points;
@@ -60,10 +37,10 @@ export async function fetchAll(key, range, first) {
 export async function fetchSeries(key, range, cap) {
   let first = null;
   if (cap) {
-    first = await getJson(historyUrl(key, { page_size: PAGE_SIZE, ...bounds(range) }));
+    first = await history(key, { page_size: PAGE_SIZE, ...bounds(range) });
     if (!first.next) return { points: first.results, downsampled: false, total: first.results.length };
   }
-  const sampled = await getJson(historyUrl(key, { max_points: MAX_POINTS, ...bounds(range) }));
+  const sampled = await history(key, { max_points: MAX_POINTS, ...bounds(range) });
   if (!sampled.downsampled || !cap || sampled.total > cap) {
     return {
       points: sampled.results,

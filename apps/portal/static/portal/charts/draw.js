@@ -4,17 +4,13 @@
 // when a setting changes.
 
 import { HEIGHTS, STARTED_AT, charts, settings } from "./state.js";
-import { KIND_HOVER, countsText, nonFiniteKind, plottable, smoothed, xAxisOf } from "./series.js";
+import { smoothed, xAxisOf } from "./series.js";
+import { KIND_HOVER, countsText, escapeHtml, nonFiniteKind, plottable } from "../plots.js";
 import { onRelayout } from "./loading.js";
 
 const COLOR = "#2454c5";
 const MARK_COLOR = "#b42318";
 const RAW_FAINT = 0.25; // the raw line's opacity while smoothing is on
-
-function escapeHtml(text) {
-  const map = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
-  return String(text).replace(/[&<>"']/g, (c) => map[c]);
-}
 
 export function setNote(state, text) {
   let note = state.el.querySelector(".chart-note");

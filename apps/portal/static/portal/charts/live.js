@@ -3,8 +3,8 @@
 // group) and drawn charts get their new points.
 
 import { METRICS_URL, charts, search, searchCount } from "./state.js";
-import { MAX_POINTS, PAGE_SIZE, getJson, historyUrl } from "./data.js";
-import { formatNumber } from "./series.js";
+import { PAGE_SIZE, history } from "./data.js";
+import { MAX_POINTS, formatNumber, getJson } from "../plots.js";
 import { redraw } from "./draw.js";
 import { invalidate, outdated, schedule } from "./loading.js";
 import { register } from "./controls.js";
@@ -108,9 +108,7 @@ async function extend(state, lastStep) {
     return;
   }
   const version = state.version;
-  const body = await getJson(
-    historyUrl(state.key, { page_size: PAGE_SIZE, after_step: state.lastStep }),
-  );
+  const body = await history(state.key, { page_size: PAGE_SIZE, after_step: state.lastStep });
   if (!body.results.length || state.loading || state.version !== version) return;
   for (const point of body.results) state.points.push(point);
   state.lastStep = body.results[body.results.length - 1].step;

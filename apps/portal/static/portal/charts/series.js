@@ -1,38 +1,7 @@
-// The series math of the charts workspace (../charts.js has the overview): which
-// values are drawn, how NaN and the infinities are named and counted, smoothing, and
-// the x values of each x axis. Functions of their arguments only: no page, no fetch.
-
-// The API sends NaN and the infinities as strings: they are not drawn as values.
-export function plottable(value) {
-  return typeof value === "number" && Number.isFinite(value) ? value : null;
-}
-
-// "nan", "pos" or "neg" for a value that is not a finite number, else null.
-export function nonFiniteKind(value) {
-  if (typeof value === "number") {
-    if (Number.isFinite(value)) return null;
-    if (Number.isNaN(value)) return "nan";
-    return value > 0 ? "pos" : "neg";
-  }
-  if (value === "Infinity") return "pos";
-  if (value === "-Infinity") return "neg";
-  return "nan";
-}
-
-const KIND_TEXT = { nan: "NaN", pos: "+∞", neg: "-∞" };
-export const KIND_HOVER = { nan: "NaN", pos: "+Infinity", neg: "-Infinity" };
-
-export function countsText(counts) {
-  return ["nan", "pos", "neg"]
-    .filter((kind) => counts[kind])
-    .map((kind) => `${counts[kind].toLocaleString()} ${KIND_TEXT[kind]}`)
-    .join(", ");
-}
-
-export function formatNumber(value) {
-  if (typeof value !== "number") return value === null || value === undefined ? "NaN" : String(value);
-  return String(Number.parseFloat(value.toPrecision(6)));
-}
+// The series math of the charts workspace (../charts.js has the overview): smoothing
+// and the x values of each x axis (which values are drawn, and how NaN and the
+// infinities are named and counted, are in ../plots.js, shared with the compare page).
+// Functions of their arguments only: no page, no fetch.
 
 // TensorBoard's smoothing: an exponential moving average debiased by the weight of
 // the points seen so far, so the line starts at the first value rather than at 0.
