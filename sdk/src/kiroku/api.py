@@ -21,7 +21,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from kiroku.artifacts.download import DownloadResult, download_artifacts, list_artifacts
+from kiroku.errors import NotFound
 from kiroku.keys import number_decode
+from kiroku.projects import project_unknown_error
 from kiroku.settings import Settings, settings_resolve
 from kiroku.transport import Transport
 
@@ -60,7 +62,17 @@ class Api:
 
     def me(self) -> dict[str, Any]:
         """Who the token belongs to (``GET /me``)."""
-        return self.get("/me")
+        me: dict[str, Any] = self.get("/me")
+        return me
+
+    def project(self, slug: str) -> dict[str, Any]:
+        """The project ``slug`` (``GET /projects/{slug}``). Raises NotFound naming the
+        projects the token can see when it cannot see this one."""
+        try:
+            project: dict[str, Any] = self.get(f"/projects/{slug}")
+        except NotFound:
+            raise project_unknown_error(self._transport, slug) from None
+        return project
 
     def runs(
         self,

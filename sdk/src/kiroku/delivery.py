@@ -48,7 +48,7 @@ def derived_id(base: str, suffix: str) -> str:
     return "h" + hashlib.sha256(batch_id.encode()).hexdigest()[:40]
 
 
-def body_without_item(body: dict[str, Any], field: str | None) -> tuple[dict, str] | None:
+def body_without_item(body: dict[str, Any], field: str | None) -> tuple[dict[str, Any], str] | None:
     """``body`` without the item the server's error ``field`` names, and a description
     of that item; None when the field names no single item."""
     if not field:

@@ -70,7 +70,8 @@ def number_encode(value: Any) -> float | int | str | None:
             return NAN
         if value in (math.inf, -math.inf):
             return POS_INF if value > 0 else NEG_INF
-        return value
+        finite: float = value
+        return finite
     if kind is int:
         return value if -(2**53) <= value <= 2**53 else _float_or_none(value)
     if kind is bool or value is None or isinstance(value, str | bytes):

@@ -6,18 +6,22 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from kiroku import keys, lifecycle
 from kiroku.artifacts.files import log_problem
 from kiroku.artifacts.upload import Uploader, not_uploaded_error
 from kiroku.console import ARROW, count_text, duration_text, say
+from kiroku.creation import ServerRun
 from kiroku.errors import InvalidInput, KirokuError
 from kiroku.report import Reporter
 from kiroku.run_views import Config, Summary, Tags
 from kiroku.sender import Sender
 from kiroku.settings import Settings
+
+if TYPE_CHECKING:
+    from kiroku.capture import DatasetHasher
 
 logger = logging.getLogger("kiroku")
 FINISH_STATUSES = ("finished", "failed", "killed")
@@ -72,8 +76,9 @@ class Run:
         self._finished = False
         self._pid = os.getpid()
         self._exit_status: str | None = None  # set by the SIGTERM handler / excepthook
-        self._closers: list[Any] = []  # capture helpers to stop at finish()
-        self._hasher: Any = None  # kiroku.capture.DatasetHasher, when datasets are hashed
+        # Capture helpers to stop at finish(); each gets the seconds it may take.
+        self._closers: list[Callable[[float], object]] = []
+        self._hasher: DatasetHasher | None = None  # when datasets are hashed
         self._uploader: Uploader | None = None  # made by the first log_artifact()
         self._started = time.monotonic()
         self._nonfinite: set[str] = set()  # keys already warned about NaN / ±Infinity
@@ -83,19 +88,20 @@ class Run:
             f"<kiroku.Run {self.project}/{self.name or self.client_id} id={self.id} {self.status}>"
         )
 
-    def _attach(self, sender: Sender, answer: dict[str, Any] | None) -> None:
-        """Start recording through ``sender``; ``answer`` is the server's run (None
+    def _attach(self, sender: Sender, server: ServerRun | None) -> None:
+        """Start recording through ``sender``; ``server`` is the server's run (None
         while it is not created yet)."""
         self._sender = sender
         self._points = sender.points
         self._accepting = True
-        if answer is not None:
-            self.id = str(answer["id"])
-            self.url = answer.get("url")
-            self.status = str(answer.get("status", "RUNNING"))
-            if answer.get("_resumed"):
-                self.name = str(answer.get("name") or self.name)
-                self.config._seed(answer.get("params") or {})
+        if server is not None:
+            data = server.data
+            self.id = server.id
+            self.url = data.get("url")
+            self.status = str(data.get("status", "RUNNING"))
+            if server.resumed:
+                self.name = str(data.get("name") or self.name)
+                self.config._seed(data.get("params") or {})
 
     @property
     def page_url(self) -> str | None:
@@ -169,7 +175,7 @@ class Run:
         if len(self._points) > self._max_queue:  # type: ignore[arg-type]
             self._sender.overflow()  # type: ignore[union-attr]
 
-    def _nonfinite_seen(self, key: str, value: str, step: int) -> None:
+    def _nonfinite_seen(self, key: str, value: object, step: int) -> None:
         """Warn the first time a key gets NaN or ±Infinity (usually a diverging loss);
         the value is recorded all the same, as the server stores it."""
         if key in self._nonfinite:

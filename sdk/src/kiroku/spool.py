@@ -129,7 +129,8 @@ class Spool:
         if not self._heap or self._reader is None:
             return None
         self._reader.seek(self._offsets[self._heap[0]])
-        return json.loads(self._reader.readline())
+        record: dict[str, Any] = json.loads(self._reader.readline())
+        return record
 
     def ack(self, seq: int, *, run_id: str | None = None) -> None:
         assert self._file is not None

@@ -9,29 +9,43 @@ import secrets
 import sys
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kiroku import keys, lifecycle
 from kiroku.console import ARROW, say
-from kiroku.delivery import Deliverer
-from kiroku.errors import ConfigError, InvalidInput, KirokuError, NotFound, Unreachable
-from kiroku.projects import project_error_explained
+from kiroku.creation import ServerRun, server_run_open
+from kiroku.errors import ConfigError, KirokuError
 from kiroku.redaction import redact_json
 from kiroku.report import Reporter
 from kiroku.run import Run
 from kiroku.sender import Sender
 from kiroku.settings import Settings, settings_resolve
-from kiroku.transport import Transport, retry_delay
+from kiroku.transport import Transport
 
 try:  # built alongside this module; guarded so the core works without it
     from kiroku import capture as _capture
 except ImportError:  # pragma: no cover
     _capture = None  # type: ignore[assignment]
 
+if TYPE_CHECKING:
+    from kiroku.capture import CaptureOptions
+
 logger = logging.getLogger("kiroku")
 RESUME_MODES = ("never", "allow", "must")
-TERMINAL = ("FINISHED", "FAILED", "KILLED")
+
+
+@dataclass(frozen=True)
+class Opening:
+    """What ``init()`` sends first: ``create``, the spool's create record (seq 0) of
+    ``session``, and all of the run's ``params`` and ``datasets``, of which the create
+    carries only the first (the server's per-request maximum)."""
+
+    create: dict[str, Any]
+    session: str
+    params: list[tuple[str, str]]
+    datasets: list[dict[str, Any]]
 
 
 def init(
@@ -87,42 +101,86 @@ def init(
     )
     if heartbeat_interval is not None:
         chosen = chosen.with_overrides(heartbeat_interval=float(heartbeat_interval))
+    _arguments_check(id=id, resume=resume)
+    reporter = Reporter()
+    client_id = id or secrets.token_urlsafe(16)
+    run = Run(
+        settings=chosen,
+        sender=None,
+        reporter=reporter,
+        project=chosen.project or "",
+        client_id=client_id,
+        name=name if name is not None else _default_name(client_id),
+        strict=strict,
+    )
+    if chosen.mode == "disabled":
+        return run
+    if not chosen.project:
+        raise ConfigError("no project: pass project=... or set KIROKU_PROJECT")
+    if chosen.mode == "online" and not chosen.token:
+        raise ConfigError("no token: run `kiroku login` or set KIROKU_TOKEN")
+    options = _capture_options(capture)
+    # Validated (and problems reported) by the run's own views; sent with the create.
+    run.config.update(config or {})
+    run.tags.update(tags or {})
+    opening = _opening(
+        run,
+        notes=notes,
+        group=group,
+        parent=parent,
+        options=options,
+        datasets=datasets or {},
+        ci=ci,
+        resume=resume,
+    )
+    transport = Transport(chosen) if chosen.mode == "online" else None
+    server = None
+    if transport is not None:
+        server = server_run_open(transport, reporter, opening.create, id=id, resume=resume)
+    sender = Sender(
+        settings=chosen,
+        transport=transport,
+        reporter=reporter,
+        create=opening.create,
+        run_id=server.id if server is not None else None,
+        session=opening.session,
+        on_run_id=lambda new_id: setattr(run, "id", new_id),
+    )
+    run._attach(sender, server)
+    _rest_queue(sender, opening, server)
+    _resume_catch_up(
+        run, reporter, transport, server, resuming=id is not None and resume != "never"
+    )
+    _start_capture_helpers(run, options, datasets or {})
+    lifecycle.register(run, handle_signals=handle_signals)
+    if not chosen.quiet:
+        _announce(run, sender, server)
+    return run
+
+
+def _arguments_check(*, id: str | None, resume: str) -> None:
+    """Raises ConfigError for a ``resume`` mode or ``id`` that ``init()`` refuses."""
     if resume not in RESUME_MODES:
         raise ConfigError(f"resume must be one of {', '.join(RESUME_MODES)}; got {resume!r}")
     if id is not None and not (keys.CLIENT_ID_RE.fullmatch(id) or keys.RUN_ID_RE.fullmatch(id)):
         raise ConfigError("id must be 8 to 64 letters, digits, '_' or '-'")
     if resume == "must" and id is None:
         raise ConfigError("resume='must' needs the id of the run to continue")
-    reporter = Reporter()
-    client_id = id or secrets.token_urlsafe(16)
-    run_name = name if name is not None else _default_name(client_id)
-    if chosen.mode == "disabled":
-        return Run(
-            settings=chosen,
-            sender=None,
-            reporter=reporter,
-            project=chosen.project or "",
-            client_id=client_id,
-            name=run_name,
-            strict=strict,
-        )
-    if not chosen.project:
-        raise ConfigError("no project: pass project=... or set KIROKU_PROJECT")
-    if chosen.mode == "online" and not chosen.token:
-        raise ConfigError("no token: run `kiroku login` or set KIROKU_TOKEN")
-    options = _capture_options(capture)
-    run = Run(
-        settings=chosen,
-        sender=None,
-        reporter=reporter,
-        project=chosen.project,
-        client_id=client_id,
-        name=run_name,
-        strict=strict,
-    )
-    # Validated (and problems reported) by the run's own views; sent with the create.
-    run.config.update(config or {})
-    run.tags.update(tags or {})
+
+
+def _opening(
+    run: Run,
+    *,
+    notes: str,
+    group: str | None,
+    parent: Run | str | None,
+    options: CaptureOptions | None,
+    datasets: Mapping[str, Any],
+    ci: Mapping[str, Any] | None,
+    resume: str,
+) -> Opening:
+    """The create record for ``run`` (captured context, params, tags, datasets); raises
+    ConfigError for a ``parent`` that is no run id."""
     params = list(run.config._sent.items())
     session = secrets.token_urlsafe(9)
     body = _create_body(run, notes=notes, group=group, parent=parent, options=options)
@@ -131,81 +189,70 @@ def init(
     body["params"] = dict(params[: keys.MAX_PARAMS_PER_BATCH])
     # Named datasets first, then what DVC lists; the create carries the server's
     # per-request maximum and the rest follow in batches.
-    all_datasets = _named_datasets(run, datasets or {}) + body["datasets"]
+    all_datasets = _named_datasets(run, datasets) + body["datasets"]
     body["datasets"] = all_datasets[: keys.MAX_DATASETS_PER_BATCH]
     create = {
         "kind": "create",
         "seq": 0,
         "session": session,
-        "project": chosen.project,
-        "url": chosen.url,
+        "project": run.project,
+        "url": run.settings.url,
         "resume": resume,
         "created": time.time(),
         "body": body,
     }
-    transport = Transport(chosen) if chosen.mode == "online" else None
-    answer: dict[str, Any] | None = None
-    if transport is not None:
-        try:
-            answer = _create_online(transport, reporter, create, id=id, resume=resume)
-        except NotFound as exc:
-            explained = project_error_explained(transport, chosen.project, exc)
-            transport.close()
-            if explained is exc:
-                raise
-            raise explained from None
-        except BaseException:
-            transport.close()
-            raise
-    run_id = str(answer["id"]) if answer else None
-    sender = Sender(
-        settings=chosen,
-        transport=transport,
-        reporter=reporter,
-        create=create,
-        run_id=run_id,
-        session=session,
-        on_run_id=lambda new_id: setattr(run, "id", new_id),
-    )
-    run._attach(sender, answer)
-    extra = dict(params[keys.MAX_PARAMS_PER_BATCH :])
-    if answer is not None and answer.get("_by_id"):
+    return Opening(create=create, session=session, params=params, datasets=all_datasets)
+
+
+def _rest_queue(sender: Sender, opening: Opening, server: ServerRun | None) -> None:
+    """Queue for the sender what the create does not carry."""
+    body = opening.create["body"]
+    extra = dict(opening.params[keys.MAX_PARAMS_PER_BATCH :])
+    if server is not None and server.by_server_id:
         # No create is sent for a run resumed by its server id: send what it carries.
-        extra = dict(params)
+        extra = dict(opening.params)
         sender.meta_add("tags", body["tags"])
         sender.meta_add("datasets", {d["name"]: d for d in body["datasets"]})
     if extra:  # the create carries the first 1,000 params; the rest follow in batches
         sender.meta_add("params", extra)
-    later_datasets = all_datasets[keys.MAX_DATASETS_PER_BATCH :]
+    later_datasets = opening.datasets[keys.MAX_DATASETS_PER_BATCH :]
     if later_datasets:
         sender.meta_add("datasets", {d["name"]: d for d in later_datasets})
-    if answer is None and id is not None and resume != "never":
+
+
+def _resume_catch_up(
+    run: Run,
+    reporter: Reporter,
+    transport: Transport | None,
+    server: ServerRun | None,
+    *,
+    resuming: bool,
+) -> None:
+    """A resumed run goes on from the server's last steps, reopened if it had ended.
+    Without the server's run (offline, or unreachable) its steps start at 0: said once
+    when ``resuming``."""
+    if server is None and resuming:
         reporter.once(
             "resume-steps",
             "a resumed run's last step is unknown (offline, or the server unreachable); steps "
             "start at 0 — pass step= to log() to avoid replacing earlier values",
         )
-    if answer is not None and answer.get("_resumed"):
-        _continue_steps(run, transport)  # type: ignore[arg-type]
-        if answer.get("status") in TERMINAL:
-            _reopen(run, transport, answer["status"])  # type: ignore[arg-type]
-    _start_capture_helpers(run, options, datasets or {})
-    lifecycle.register(run, handle_signals=handle_signals)
-    if not chosen.quiet:
-        _announce(run, sender, answer)
-    return run
+    if transport is not None and server is not None and server.resumed:
+        _continue_steps(run, transport)
+        if server.ended:
+            _reopen(run, transport, str(server.data["status"]))
 
 
-def _announce(run: Run, sender: Sender, answer: dict[str, Any] | None) -> None:
+def _announce(run: Run, sender: Sender, server: ServerRun | None) -> None:
     if run.mode == "offline":
         say(f"offline run {run.name}: saved to {sender.spool.path}; upload it with `kiroku sync`")
-    elif answer is None:
+    elif server is None:
         say(
             f"run {run.name} {ARROW} not created yet: {run.settings.url} cannot be reached; "
             "it is created when the server answers"
         )
     else:
-        verb = "resuming run" if answer.get("_resumed") else "run"
+        verb = "resuming run" if server.resumed else "run"
         say(f"{verb} {run.name} {ARROW} {run.page_url}")
 
 
@@ -217,7 +264,7 @@ def _default_name(client_id: str) -> str:
     return f"{script}-{client_id[:6]}"
 
 
-def _capture_options(capture: Any) -> Any:
+def _capture_options(capture: Any) -> CaptureOptions | None:
     if _capture is None:
         return None
     if capture is False:
@@ -228,11 +275,17 @@ def _capture_options(capture: Any) -> Any:
         return _capture.CaptureOptions()
     if isinstance(capture, Mapping):
         return _capture.CaptureOptions(**capture)
-    return capture
+    options: CaptureOptions = capture  # a CaptureOptions, as init() documents
+    return options
 
 
 def _create_body(
-    run: Run, *, notes: str, group: str | None, parent: Run | str | None, options: Any
+    run: Run,
+    *,
+    notes: str,
+    group: str | None,
+    parent: Run | str | None,
+    options: CaptureOptions | None,
 ) -> dict[str, Any]:
     body: dict[str, Any] = {
         "client_id": run.client_id,
@@ -285,81 +338,6 @@ def _dvc(run: Run) -> list[dict[str, Any]]:
     return [d for d in found if keys.key_clean(d.get("name"))[0] is not None]
 
 
-def _create_online(
-    transport: Transport,
-    reporter: Reporter,
-    create: dict[str, Any],
-    *,
-    id: str | None,
-    resume: str,
-) -> dict[str, Any] | None:
-    """The server's run (with ``_resumed`` when it existed), or None when the server
-    cannot be reached within ``init_timeout`` (the sender creates it later)."""
-    settings = transport.settings
-    deadline = time.monotonic() + settings.init_timeout
-    by_server_id = id is not None and keys.RUN_ID_RE.fullmatch(id) is not None
-    if id is not None and (resume != "allow" or by_server_id):
-        try:
-            existing = _lookup(transport, create["project"], id, deadline)
-        except Unreachable:
-            if resume == "must":
-                raise
-            existing = None
-        if existing is not None and resume == "never":
-            raise InvalidInput(
-                f"a run with id {id!r} already exists in {create['project']} "
-                f"({existing['url']}); pass resume='allow' to continue it",
-                status=409,
-            )
-        if existing is None and resume == "must":
-            raise NotFound(f"no run with id {id!r} in project {create['project']}", status=404)
-        if existing is not None and existing.get("client_id") != id:
-            # Found by its server id: continue it as it is, without a create.
-            return {**existing, "_resumed": True, "_by_id": True}
-    deliverer = Deliverer(transport, reporter)
-    attempt = 0
-    while True:
-        outcome = deliverer.deliver(create, None)
-        if outcome.done:
-            answer = dict(outcome.reply.data)
-            answer["_resumed"] = outcome.reply.status == 200
-            return answer
-        if outcome.halt:
-            raise outcome.reply.error()
-        delay = retry_delay(settings, attempt, outcome.reply)
-        # Nothing listening (refused twice) is not worth waiting out the deadline for.
-        gave_up = outcome.reply.refused and attempt >= 1
-        if gave_up or time.monotonic() + delay > deadline:
-            reporter.once(
-                "init-unreachable",
-                f"cannot reach {settings.url} ({outcome.reply.describe()}); the run goes on "
-                "and is created when the server answers (data is spooled meanwhile)",
-            )
-            return None
-        time.sleep(delay)
-        attempt += 1
-
-
-def _lookup(transport: Transport, project: str, id: str, deadline: float) -> dict | None:
-    """The run whose client_id (or server id) is ``id``, or None."""
-    quoted = id.replace("'", "''")
-    found = transport.call(
-        "GET",
-        f"/projects/{project}/runs",
-        params={"filter": f"client_id = '{quoted}'", "page_size": 1},
-        deadline=deadline,
-    )
-    if found["results"]:
-        return found["results"][0]
-    if keys.RUN_ID_RE.fullmatch(id):
-        try:
-            run = transport.call("GET", f"/runs/{id}", deadline=deadline)
-        except NotFound:
-            return None
-        return run if run.get("project") == project else None
-    return None
-
-
 def _reopen(run: Run, transport: Transport, status: str) -> None:
     """An ended run being resumed (a requeued job) is reopened on the server, which
     otherwise refuses new metrics and params for it."""
@@ -394,7 +372,9 @@ def _continue_steps(run: Run, transport: Transport) -> None:
     run._system_step = max(system, default=-1) + 1
 
 
-def _start_capture_helpers(run: Run, options: Any, datasets: Mapping[str, Any]) -> None:
+def _start_capture_helpers(
+    run: Run, options: CaptureOptions | None, datasets: Mapping[str, Any]
+) -> None:
     if options is None or _capture is None:
         return
     if options.system_metrics:

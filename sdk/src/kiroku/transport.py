@@ -107,7 +107,7 @@ def backoff_delay(
     """Exponential backoff with equal jitter (half fixed, half random, so retries from
     many clients spread out but never come back at once), and never sooner than the
     server's ``Retry-After``."""
-    cap = min(maximum, base * (2 ** min(attempt, 30)))
+    cap: float = min(maximum, base * (2 ** min(attempt, 30)))
     delay = cap / 2 + random.uniform(0, cap / 2)
     if retry_after is not None:
         delay = max(delay, retry_after)

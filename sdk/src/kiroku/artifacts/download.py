@@ -190,18 +190,23 @@ class _Downloader:
         self._api.close()
         self._storage.close()
 
-    def plan(self, entries: list[dict[str, Any]], prefix: str) -> list[tuple[dict, list[str]]]:
+    def plan(
+        self, entries: list[dict[str, Any]], prefix: str
+    ) -> list[tuple[dict[str, Any], list[str]]]:
         """``(entry, path segments below dir)`` of each file to download; refuses the
         rest into the result."""
-        plan: list[tuple[dict, list[str]]] = []
+        plan: list[tuple[dict[str, Any], list[str]]] = []
         taken: set[str] = set()
         for entry in entries:
             if entry.get("type", "file") != "file":
                 continue
             name = entry.get("path")
             problem = name_problem(name)
-            relative = name if problem is None and not prefix else None
-            if problem is None and prefix:
+            if problem is not None or not isinstance(name, str):
+                self.result.refused.append((str(name), problem or "refused"))
+                continue
+            relative = name
+            if prefix:
                 if name == prefix:
                     relative = name.rpartition("/")[2]
                 elif name.startswith(prefix + "/"):
@@ -210,8 +215,8 @@ class _Downloader:
                     problem = f"not under the requested path {prefix!r}"
             if problem is None and relative in taken:
                 problem = "listed twice"
-            if problem is not None or relative is None:
-                self.result.refused.append((str(name), problem or "refused"))
+            if problem is not None:
+                self.result.refused.append((name, problem))
                 continue
             size, sha256 = entry.get("size"), entry.get("sha256")
             if not (

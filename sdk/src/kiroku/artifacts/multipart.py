@@ -11,6 +11,7 @@ fails for good the file has failed, and the parts not sent yet are not sent.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from dataclasses import dataclass, field
@@ -68,7 +69,7 @@ def upload_parts(
     state = _Parts(artifact_id, file, hashes, ranges, left=len(ranges))
     state.urls = _part_urls(uploader, state, None)
     for number in range(1, len(ranges) + 1):
-        uploader.queue_part(lambda number=number: _part_job(uploader, state, number))
+        uploader.queue_part(functools.partial(_part_job, uploader, state, number))
     with state.changed:
         while state.left:
             state.changed.wait()

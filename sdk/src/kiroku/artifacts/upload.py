@@ -22,6 +22,7 @@ the exit with no timeout.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import mimetypes
 import os
@@ -251,7 +252,9 @@ class Uploader:
             if self._clients.storage is not None:
                 self._clients.storage.close()
 
-    def _queue(self, jobs: queue.Queue, what: str, work: Callable[[], None]) -> None:
+    def _queue(
+        self, jobs: queue.Queue[Callable[[], None] | None], what: str, work: Callable[[], None]
+    ) -> None:
         """Queue a job that counts as pending (for ``close()``) until it has run."""
         job_id = -1
 
@@ -317,7 +320,7 @@ class Uploader:
                 raise self.stopped()
             with self._idle:
                 self._total_bytes += file.size
-            self._queue(self._files, file.name, lambda file=file: self._upload(file))
+            self._queue(self._files, file.name, functools.partial(self._upload, file))
 
     def _upload(self, file: LocalFile) -> None:
         if self._stop.is_set():

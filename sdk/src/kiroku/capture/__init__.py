@@ -64,7 +64,7 @@ class CaptureOptions:
     max_diff_bytes: int = 1_048_576
 
 
-def capture_run_context(options: CaptureOptions, cwd: Path | None = None) -> dict:
+def capture_run_context(options: CaptureOptions, cwd: Path | None = None) -> dict[str, Any]:
     """``{"git": {commit, branch, remote, dirty, diff, diff_truncated} | None,
     "environment": {python, packages, os, cpu_count, memory, gpus, command, cwd,
     hostname}}`` for a run started in ``cwd`` (default: the current directory).
@@ -82,7 +82,7 @@ def capture_run_context(options: CaptureOptions, cwd: Path | None = None) -> dic
         return {"git": None, "environment": {}}
 
 
-def _capture(options: CaptureOptions, cwd: Path) -> dict:
+def _capture(options: CaptureOptions, cwd: Path) -> dict[str, Any]:
     slow: dict[str, Callable[[], Any]] = {}
     if options.git:
         slow["git"] = lambda: git_info(cwd, max_diff_bytes=options.max_diff_bytes)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import subprocess
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import cast
 
 log = logging.getLogger("kiroku.capture")
 
@@ -71,7 +73,8 @@ def _read_bounded(
     kept = bytearray()
     state = {"truncated": False}
     assert child.stdout is not None
-    stream = child.stdout
+    # Popen's default buffering makes stdout a BufferedReader (typeshed says IO[bytes]).
+    stream = cast(io.BufferedReader, child.stdout)
 
     def drain() -> None:
         while True:

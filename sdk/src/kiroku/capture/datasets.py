@@ -31,6 +31,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from kiroku.capture._process import clean_text, log
 
@@ -51,7 +52,7 @@ class DatasetHasher:
 
     def __init__(self, cache_dir: Path) -> None:
         self._cache_path = Path(cache_dir) / CACHE_FILE
-        self._jobs: queue.SimpleQueue[tuple[str, str, Callable[[dict], None]] | None] = (
+        self._jobs: queue.SimpleQueue[tuple[str, str, Callable[[dict[str, Any]], None]] | None] = (
             queue.SimpleQueue()
         )
         self._lock = threading.Lock()
@@ -59,7 +60,7 @@ class DatasetHasher:
         self._closed = False
         self._abort = threading.Event()
 
-    def submit(self, name: str, path: str, on_done: Callable[[dict], None]) -> None:
+    def submit(self, name: str, path: str, on_done: Callable[[dict[str, Any]], None]) -> None:
         """Queue ``path`` and return at once. ``on_done`` is later called on the hashing
         thread with ``{"name", "uri", "digest", "size", "file_count", "source"}``:
         ``uri`` is the absolute path, ``source`` is ``"local"``. When the path cannot
@@ -118,7 +119,7 @@ class DatasetHasher:
             if cache is not None:
                 cache.close()
 
-    def _describe(self, name: str, path: str, cache: _Cache | None) -> dict:
+    def _describe(self, name: str, path: str, cache: _Cache | None) -> dict[str, Any]:
         scheme, sep, _ = path.partition("://")
         if sep and scheme.isidentifier():
             return _record(name, path, "", None, None, source=scheme.lower())
@@ -143,7 +144,7 @@ class DatasetHasher:
 
 def _record(
     name: str, uri: str, digest: str, size: int | None, count: int | None, source: str = "local"
-) -> dict:
+) -> dict[str, Any]:
     return {
         "name": name,
         "uri": clean_text(uri)[:MAX_URI],

@@ -40,14 +40,14 @@ _MD5 = re.compile(r"^[0-9a-fA-F]{32}(\.dir)?$")
 _KEY_BAD_CHARS = re.compile(r"[^\w\-. /]")
 
 
-def dvc_datasets(root: Path) -> list[dict]:
+def dvc_datasets(root: Path) -> list[dict[str, Any]]:
     """Datasets named by ``dvc.lock`` and ``*.dvc`` files under ``root``, as
     ``{"name", "uri", "digest", "size", "file_count", "source": "dvc"}``, sorted by
     name, one per path (at most 100). Files are found with ``git ls-files`` when
     ``root`` is in a git work tree (tracked and untracked, not ignored), else by a walk
     four levels deep. ``[]`` when there are none; never raises."""
     root = Path(root)
-    found: dict[str, dict] = {}
+    found: dict[str, dict[str, Any]] = {}
     try:
         files = _dvc_files(root)
     except OSError as exc:
@@ -109,7 +109,7 @@ def _read(path: Path) -> str:
     return data.decode("utf-8", errors="replace")
 
 
-def _lock_entries(data: Any) -> list[dict]:
+def _lock_entries(data: Any) -> list[dict[str, Any]]:
     """Outputs, then raw inputs, of every stage. Schema 2 (``schema: '2.0'`` with
     ``stages:``) and the first lock format (stages at the top) are both read."""
     if not isinstance(data, dict):
@@ -117,8 +117,8 @@ def _lock_entries(data: Any) -> list[dict]:
     stages = data.get("stages") if "schema" in data else data
     if not isinstance(stages, dict):
         return []
-    outs: list[dict] = []
-    deps: list[dict] = []
+    outs: list[dict[str, Any]] = []
+    deps: list[dict[str, Any]] = []
     for stage in stages.values():
         if isinstance(stage, dict):
             outs.extend(_entries(stage.get("outs")))
@@ -133,19 +133,19 @@ def _lock_entries(data: Any) -> list[dict]:
     return outs + raw_inputs
 
 
-def _dvc_file_entries(data: Any) -> list[dict]:
+def _dvc_file_entries(data: Any) -> list[dict[str, Any]]:
     if not isinstance(data, dict):
         raise ValueError(".dvc file is not a mapping")
     return _entries(data.get("outs"))
 
 
-def _entries(value: Any) -> list[dict]:
+def _entries(value: Any) -> list[dict[str, Any]]:
     if not isinstance(value, list):
         return []
     return [e for e in value if isinstance(e, dict) and isinstance(e.get("path"), str)]
 
 
-def _record(root: Path, base: Path, entry: dict) -> dict | None:
+def _record(root: Path, base: Path, entry: dict[str, Any]) -> dict[str, Any] | None:
     md5 = entry.get("md5")
     if not isinstance(md5, str) or not _MD5.fullmatch(md5):
         return None  # not yet computed, or another hash (etag, checksum) we cannot compare
@@ -216,7 +216,7 @@ def _node(lines: list[tuple[int, str]], index: int, indent: int) -> tuple[Any, i
     return _mapping(lines, index, indent)
 
 
-def _sequence(lines: list[tuple[int, str]], index: int, indent: int) -> tuple[list, int]:
+def _sequence(lines: list[tuple[int, str]], index: int, indent: int) -> tuple[list[Any], int]:
     items: list[Any] = []
     while index < len(lines) and lines[index][0] == indent:
         content = lines[index][1]
@@ -242,7 +242,7 @@ def _sequence(lines: list[tuple[int, str]], index: int, indent: int) -> tuple[li
     return items, index
 
 
-def _mapping(lines: list[tuple[int, str]], index: int, indent: int) -> tuple[dict, int]:
+def _mapping(lines: list[tuple[int, str]], index: int, indent: int) -> tuple[dict[str, Any], int]:
     result: dict[str, Any] = {}
     while index < len(lines):
         line_indent, content = lines[index]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 from kiroku.capture._process import (
     ProbeError,
@@ -55,7 +56,7 @@ def remote_strip_credentials(url: str) -> str:
     return url
 
 
-def git_info(cwd: Path, *, max_diff_bytes: int = 1_048_576) -> dict | None:
+def git_info(cwd: Path, *, max_diff_bytes: int = 1_048_576) -> dict[str, Any] | None:
     """``{commit, branch, remote, dirty, diff, diff_truncated}`` for the repository that
     contains ``cwd``, or None when ``cwd`` is not inside a work tree (or git is missing).
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import shutil
+from typing import Any
 
 from kiroku.capture._process import run_command
 
@@ -41,7 +42,7 @@ def _number(text: str) -> float | None:
         return None
 
 
-def gpu_inventory(*, timeout: float = 5.0) -> list[dict]:
+def gpu_inventory(*, timeout: float = 5.0) -> list[dict[str, Any]]:
     """One ``{name, memory_total, driver, uuid}`` per GPU (``memory_total`` in bytes),
     in ``nvidia-smi``'s index order; ``[]`` when ``nvidia-smi`` is absent. Raises
     ``ProbeError`` when it is present but fails or hangs."""
@@ -50,7 +51,7 @@ def gpu_inventory(*, timeout: float = 5.0) -> list[dict]:
         return []
     gpus = []
     for _index, name, memory, driver, uuid in rows:
-        gpu: dict = {"name": name, "driver": driver, "uuid": uuid}
+        gpu: dict[str, Any] = {"name": name, "driver": driver, "uuid": uuid}
         mib = _number(memory)
         if mib is not None:
             gpu["memory_total"] = int(mib * MIB)

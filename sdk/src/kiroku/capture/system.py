@@ -26,7 +26,7 @@ MIN_INTERVAL = 0.01
 GPU_FAILURES_BEFORE_GIVING_UP = 3
 
 try:  # optional: only used where /proc is missing
-    import psutil  # type: ignore[import-not-found]
+    import psutil
 except ImportError:  # pragma: no cover - depends on the installation
     psutil = None
 

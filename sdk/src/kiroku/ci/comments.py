@@ -187,7 +187,9 @@ class _Upsert:
             if not isinstance(page, list):
                 raise CommentError("GitHub answered the comment list with something else")
             for comment in page:
-                body = comment.get("body") if isinstance(comment, dict) else None
+                if not isinstance(comment, dict):
+                    continue
+                body = comment.get("body")
                 if isinstance(body, str) and body.lstrip().startswith(self.marker):
                     return comment
             url, params = response.links.get("next", {}).get("url"), None
@@ -263,7 +265,7 @@ def _github_message(response: httpx.Response) -> str:
         data = None
     if not isinstance(data, dict) or not isinstance(data.get("message"), str):
         return response.reason_phrase or "error"
-    message = data["message"]
+    message: str = data["message"]
     errors = data.get("errors")
     if isinstance(errors, list):
         details = [

@@ -77,7 +77,7 @@ def require_object(path: str, doc: Any) -> None:
 
 
 def flat_items(
-    label: str, mapping: dict, prefix: str = "", *, keep_empty: bool = False
+    label: str, mapping: dict[Any, Any], prefix: str = "", *, keep_empty: bool = False
 ) -> Iterator[tuple[str, Any]]:
     """``(joined_key, leaf)`` for every leaf of a nested object, in document order."""
     for raw, value in mapping.items():
@@ -99,7 +99,7 @@ def kind_of(value: Any) -> str:
         return "a boolean"
     if isinstance(value, int | float):
         return "a number"
-    kinds = {str: "a string", list: "a list", dict: "an object"}
+    kinds: dict[type[Any], str] = {str: "a string", list: "a list", dict: "an object"}
     return kinds.get(type(value), f"a {type(value).__name__}")
 
 

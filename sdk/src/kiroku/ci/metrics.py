@@ -73,7 +73,7 @@ def _read_metrics(path: str) -> _Sourced:
     return {key: (path, series) for key, series in points.items()}
 
 
-def _object_points(label: str, doc: dict) -> Points:
+def _object_points(label: str, doc: dict[Any, Any]) -> Points:
     """One object's metrics at step 0, or at the step of dvclive's top-level ``step``."""
     step = 0
     if type(doc.get("step")) is int:
@@ -104,7 +104,7 @@ def _number(where: str, key: str, value: Any) -> float:
         raise InvalidInput(f"{where}: {value} is out of range (key {key!r})") from None
 
 
-def _is_dvc_show(doc: dict) -> bool:
+def _is_dvc_show(doc: dict[Any, Any]) -> bool:
     """Whether ``doc`` has the shape of ``dvc metrics show --json``:
     ``{REV: {"data": {FILE: {"data": {...}}}}}``, where a revision or a file DVC could
     not read carries ``"error"``."""
@@ -123,7 +123,7 @@ def _is_dvc_show(doc: dict) -> bool:
     )
 
 
-def _dvc_show_points(label: str, doc: dict) -> Points:
+def _dvc_show_points(label: str, doc: dict[Any, Any]) -> Points:
     if "workspace" in doc:
         rev = "workspace"
     elif len(doc) == 1:
@@ -146,7 +146,7 @@ def _dvc_show_points(label: str, doc: dict) -> Points:
     return {key: series for key, (_, series) in merged.items()}
 
 
-def _dvc_error(entry: dict) -> str:
+def _dvc_error(entry: dict[Any, Any]) -> str:
     error = entry["error"]
     if isinstance(error, dict):
         return str(error.get("msg") or error.get("type") or error)

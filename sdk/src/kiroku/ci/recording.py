@@ -42,7 +42,7 @@ class Results:
     name: str
     points: Points
     params: dict[str, str]
-    junit: dict | None  # kiroku.ci.junit.JUnitSummary.as_json()
+    junit: dict[str, Any] | None  # kiroku.ci.junit.JUnitSummary.as_json()
     artifacts: list[Path]
     baseline: str  # a spec, "project" for the project's setting
     fail_on: list[str]
@@ -152,7 +152,8 @@ class Recorder:
             "junit": redact_json(results.junit),  # failed tests' names are free text
             "status": "finished",
         }
-        return self._call("POST", f"/runs/{self.run_id}/ci-report", body=body)
+        answer: dict[str, Any] = self._call("POST", f"/runs/{self.run_id}/ci-report", body=body)
+        return answer
 
     def fail(self, reason: str) -> None:
         """End the run as FAILED with ``reason`` in its summary (best effort: the

@@ -86,12 +86,15 @@ def assignment_spans(
             for match in pattern.finditer(text, line_start, line_end):
                 if not name_is_secret(match.group("name")):
                     continue
-                value = match.group(match.lastgroup)  # the value: the last group of each
+                group = match.lastgroup  # the value: the last group of each pattern
+                if group is None:  # pragma: no cover (every pattern ends with its value)
+                    continue
+                value = match.group(group)
                 if not worth_hiding(value):
                     continue
                 if pattern is not _QUOTED and heuristic.is_indirect_reference(f"x = {value}"):
                     continue
-                yield (*match.span(match.lastgroup), NAMED_KIND)
+                yield (*match.span(group), NAMED_KIND)
 
 
 _DIFF_FILE = re.compile(r"^diff --git .* \"?b/(?P<path>[^\n]*?)\"?$", re.MULTILINE)

@@ -174,8 +174,9 @@ def format_spans(text: str, lowered: str) -> Iterator[tuple[int, int, str]]:
                 continue
             if rule.keep_prefix and text.startswith(rule.keep_prefix, start):
                 start += len(rule.keep_prefix)
-            if rule.tail is not None:
-                end = rule.tail.match(text, end).end()
+            tail = rule.tail.match(text, end) if rule.tail is not None else None
+            if tail is not None:
+                end = tail.end()
             yield start, end, rule.kind
     yield from _private_key_spans(text)
 

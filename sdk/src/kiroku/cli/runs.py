@@ -17,11 +17,10 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from kiroku import cli
 from kiroku.api import ApiRun
+from kiroku.cli.common import OK, Subcommands, api_open, line_print
 from kiroku.console import duration_text
-from kiroku.errors import ConfigError, NotFound
-from kiroku.projects import project_unknown_error
+from kiroku.errors import ConfigError
 
 DEFAULT_COLUMNS = ("name", "status", "created", "author")
 MAX_WIDTH = 40
@@ -40,7 +39,7 @@ def _time(value: Any) -> str:
 
 
 # Attribute columns: name → (header, value from the run's JSON)
-ATTRIBUTES: dict[str, tuple[str, Callable[[dict], Any]]] = {
+ATTRIBUTES: dict[str, tuple[str, Callable[[dict[str, Any]], Any]]] = {
     "name": ("NAME", lambda d: d.get("name")),
     "status": ("STATUS", lambda d: d.get("status")),
     "created": ("CREATED", lambda d: _time(d.get("created_at"))),
@@ -121,17 +120,14 @@ def table_lines(runs: list[ApiRun], columns: list[str]) -> list[str]:
 
 def cmd_runs_list(args: argparse.Namespace) -> int:
     columns = columns_parse(args.columns) if args.columns is not None else None
-    with cli._api(args) as api:
+    with api_open(args) as api:
         project = args.project or api.settings.project
         if not project:
             raise ConfigError(
                 "which project? pass -p/--project, set KIROKU_PROJECT, or save one with "
                 "`kiroku login --project SLUG`"
             )
-        try:
-            info = api.get(f"/projects/{project}")
-        except NotFound:
-            raise project_unknown_error(api._transport, project) from None
+        info = api.project(project)
         if columns is None and not args.json:
             columns = [*DEFAULT_COLUMNS]
             columns += [f"metrics.{key}" for key in info.get("primary_metrics") or []]
@@ -147,28 +143,28 @@ def cmd_runs_list(args: argparse.Namespace) -> int:
         runs: list[ApiRun] = []
         for run in found:
             if args.json:
-                cli._print(json.dumps(run.data))
+                line_print(json.dumps(run.data))
             runs.append(run)
             if args.limit and len(runs) >= args.limit:
                 break  # before the next page is fetched
         if args.json:
-            return cli.OK
+            return OK
         if not runs:
-            cli._print(f"No runs in {project}" + (" match the filter." if args.filter else "."))
-            return cli.OK
+            line_print(f"No runs in {project}" + (" match the filter." if args.filter else "."))
+            return OK
         for line in table_lines(runs, columns or []):
-            cli._print(line)
-    return cli.OK
+            line_print(line)
+    return OK
 
 
 def cmd_runs_show(args: argparse.Namespace) -> int:
-    with cli._api(args) as api:
+    with api_open(args) as api:
         run = api.run(args.id)
         if args.json:
-            cli._print(json.dumps(run.data, indent=2))
-            return cli.OK
+            line_print(json.dumps(run.data, indent=2))
+            return OK
         data = run.data
-        cli._print(f"{data['project']}/{data['name']}  {data['status']}  {data['url']}")
+        line_print(f"{data['project']}/{data['name']}  {data['status']}  {data['url']}")
         for label, value in (
             ("id", data["id"]),
             ("author", data.get("author")),
@@ -178,11 +174,11 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
             ("duration", data.get("duration")),
         ):
             if value not in (None, ""):
-                cli._print(f"  {label:<9} {value}")
+                line_print(f"  {label:<9} {value}")
         git = data.get("git") or {}
         if git.get("commit"):
             dirty = " (dirty)" if git.get("dirty") else ""
-            cli._print(
+            line_print(
                 f"  git       {git.get('branch')} {git['commit'][:12]}{dirty} {git.get('remote')}"
             )
         for title, mapping in (
@@ -192,17 +188,17 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
             ("tags", run.tags),
         ):
             if mapping:
-                cli._print(f"{title}:")
+                line_print(f"{title}:")
                 for key in sorted(mapping):
-                    cli._print(f"  {key} = {mapping[key]}")
+                    line_print(f"  {key} = {mapping[key]}")
         if run.datasets:
-            cli._print("datasets:")
+            line_print("datasets:")
             for d in run.datasets:
-                cli._print(f"  {d['name']}  {d.get('digest') or '(no hash)'}  {d.get('uri')}")
-    return cli.OK
+                line_print(f"  {d['name']}  {d.get('digest') or '(no hash)'}  {d.get('uri')}")
+    return OK
 
 
-def add_commands(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+def add_commands(commands: Subcommands, common: argparse.ArgumentParser) -> None:
     """Add ``runs list`` and ``runs show`` to the ``kiroku`` parser."""
     runs = commands.add_parser("runs", help="list or show runs")
     sub = runs.add_subparsers(dest="runs_command", required=True, metavar="COMMAND")

@@ -12,7 +12,7 @@ import argparse
 import json
 from typing import Any
 
-from kiroku import cli
+from kiroku.cli.common import FAILURE, OK, Subcommands, api_open, error_print, line_print
 
 _LIST_LIMIT = 50  # refused or failed names shown before a count
 
@@ -34,39 +34,39 @@ def _size(size: Any) -> str:
 
 
 def cmd_artifacts_list(args: argparse.Namespace) -> int:
-    with cli._api(args) as api:
+    with api_open(args) as api:
         entries = api.run(args.run).artifacts(args.path, recursive=not args.top)
     for entry in entries:
         if args.json:
-            cli._print(json.dumps(entry))
+            line_print(json.dumps(entry))
         elif entry.get("type") == "dir":
-            cli._print(f"{'':>10}  {'':12}  {'':>3}  {_shown(entry.get('path'))}/")
+            line_print(f"{'':>10}  {'':12}  {'':>3}  {_shown(entry.get('path'))}/")
         else:
             size, sha = _size(entry.get("size")), str(entry.get("sha256") or "")[:12]
             version = f"v{entry.get('version')}"
-            cli._print(f"{size:>10}  {sha:12}  {version:>3}  {_shown(entry.get('path'))}")
+            line_print(f"{size:>10}  {sha:12}  {version:>3}  {_shown(entry.get('path'))}")
     if not entries and not args.json:
-        cli._print("No artifacts.")
-    return cli.OK
+        line_print("No artifacts.")
+    return OK
 
 
 def cmd_artifacts_download(args: argparse.Namespace) -> int:
-    with cli._api(args) as api:
+    with api_open(args) as api:
         result = api.run(args.run).download_artifacts(
             args.path, args.output, progress=not args.quiet
         )
     for kind, items in (("refused the name", result.refused), ("not downloaded", result.failed)):
         for name, why in items[:_LIST_LIMIT]:
-            cli._error(f"{kind} {_shown(name)}: {why}")
+            error_print(f"{kind} {_shown(name)}: {why}")
         if len(items) > _LIST_LIMIT:
-            cli._error(f"{kind}: {len(items) - _LIST_LIMIT} more")
-    cli._print(
+            error_print(f"{kind}: {len(items) - _LIST_LIMIT} more")
+    line_print(
         f"Downloaded {len(result.written)} file(s), {_size(result.bytes)}, to {args.output}."
     )
-    return cli.OK if result.ok else cli.FAILURE
+    return OK if result.ok else FAILURE
 
 
-def add_commands(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+def add_commands(commands: Subcommands, common: argparse.ArgumentParser) -> None:
     """Add ``artifacts list`` and ``artifacts download`` to the ``kiroku`` parser."""
     artifacts = commands.add_parser("artifacts", help="list or download a run's artifacts")
     sub = artifacts.add_subparsers(dest="artifacts_command", required=True, metavar="COMMAND")

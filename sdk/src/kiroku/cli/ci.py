@@ -22,16 +22,13 @@ from kiroku.ci.github import CiContext, ci_context, write_outputs, write_step_su
 from kiroku.ci.inputs import Points, read_metrics_files, read_params_file
 from kiroku.ci.markdown import console_text, summary_markdown
 from kiroku.ci.recording import Recorder, Results, default_name, spool_offline
+from kiroku.cli.common import FAILURE, OK, Subcommands, error_print, line_print
 from kiroku.errors import AuthError, InvalidInput, KirokuError, Unreachable
 from kiroku.report import Reporter
 from kiroku.settings import settings_resolve
 
-PASSED, REGRESSED, USAGE = 0, 1, 2
+PASSED, REGRESSED = OK, FAILURE
 COMMENT_MODES = ("always", "on-change", "never")
-
-
-def _say(text: str) -> None:
-    sys.stdout.write(text + "\n")
 
 
 def _warn(text: str) -> None:
@@ -123,7 +120,7 @@ def _report(args: argparse.Namespace, results: Results, ctx: CiContext, recorder
         _warn(note)
     if missing:
         notes.append(f"no baseline run found for {results.baseline}: nothing to compare with")
-    _say(console_text(comparison, junit=results.junit))
+    line_print(console_text(comparison, junit=results.junit))
     markdown = summary_markdown(comparison, junit=results.junit, title=results.name, notes=notes)
     write_step_summary(ctx, markdown)
     write_outputs(
@@ -138,18 +135,16 @@ def _report(args: argparse.Namespace, results: Results, ctx: CiContext, recorder
     if ctx.on_github:
         for gate in comparison.get("gates", []):
             if gate.get("violated"):
-                _say(_annotation("error", gate["reason"]))
+                line_print(_annotation("error", gate["reason"]))
     if regressed:
         return REGRESSED
     if missing and args.require_baseline:
-        sys.stderr.write(
-            f"kiroku: error: no baseline run for {results.baseline} (--require-baseline)\n"
-        )
+        error_print(f"no baseline run for {results.baseline} (--require-baseline)")
         return REGRESSED
     return PASSED
 
 
-def _changed(comparison: dict[str, Any], junit: dict | None) -> bool:
+def _changed(comparison: dict[str, Any], junit: dict[str, Any] | None) -> bool:
     """Whether anything differs from the baseline: a metric moved or has nothing to
     compare with, a gate failed, a test failed."""
     if comparison.get("regressed") or comparison.get("baseline") is None:
@@ -164,7 +159,7 @@ def _comment(
     ctx: CiContext,
     markdown: str,
     comparison: dict[str, Any],
-    junit: dict | None,
+    junit: dict[str, Any] | None,
 ) -> None:
     mode = args.comment
     if mode == "never" or ctx.pr is None or not ctx.repository:
@@ -188,7 +183,7 @@ def _comment(
         _warn(str(exc))
         return
     if result is not None:
-        _say(f"Pull request comment {result.action}: {result.url}")
+        line_print(f"Pull request comment {result.action}: {result.url}")
 
 
 def _offline(results: Results, ctx: CiContext, settings: Any, exc: KirokuError) -> int:
@@ -203,7 +198,7 @@ def _offline(results: Results, ctx: CiContext, settings: Any, exc: KirokuError) 
     return PASSED
 
 
-def add_commands(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+def add_commands(commands: Subcommands, common: argparse.ArgumentParser) -> None:
     """Add ``ci report`` to the ``kiroku`` parser."""
     ci = commands.add_parser("ci", help="report a CI job's results")
     sub = ci.add_subparsers(dest="ci_command", required=True, metavar="COMMAND")
