@@ -294,6 +294,16 @@ def test_the_workflow_reports_with_the_action_and_only_inputs_it_defines():
     assert "env.KIROKU_REPORTING == 'true'" in report["if"]
 
 
+def test_the_workflow_runs_the_projects_ci_against_its_service_containers():
+    job = _workflow()["jobs"]["test"]
+    ci = next(step for step in job["steps"] if step.get("id") == "tests")
+    assert ci["run"] == ".ci/run"
+    assert set(job["services"]) == {"postgres", "redis"}
+    assert ci["env"]["DATABASE_URL"].startswith("postgres://postgres@postgres:5432/")
+    assert ci["env"]["REDIS_URL"].startswith("redis://redis:6379/")
+    assert ci["env"]["CI_JUNIT"] == "var/junit.xml"
+
+
 def test_the_workflow_gives_the_token_secret_to_the_report_step_alone():
     job = _workflow()["jobs"]["test"]
     assert job["env"] == {"KIROKU_REPORTING": "${{ secrets.KIROKU_TOKEN != '' }}"}
