@@ -52,9 +52,15 @@ fuzz: $(STAMP)
 	REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/15} \
 	$(BIN)/python -m pytest $(XDIST) --dist loadfile -m fuzz tests/fuzz $(PYTEST_ARGS)
 
+## lint: ruff, the apps' layer order (import-linter), the type checks (mypy: the server
+## as pyproject.toml says, the SDK strict as sdk/pyproject.toml says) and the OpenAPI schema
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy
+	cd sdk && ../$(BIN)/mypy
+	$(BIN)/python manage.py spectacular --validate --fail-on-warn > /dev/null
 
 migrations-check: $(STAMP)
 	$(BIN)/python manage.py makemigrations --check --dry-run

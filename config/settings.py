@@ -6,6 +6,7 @@ import base64
 import hashlib
 import secrets
 from pathlib import Path
+from typing import Any
 
 from config.env import (
     env_artifact_store,
@@ -180,7 +181,7 @@ KIROKU_OPEN_SIGNUP = env_bool("KIROKU_OPEN_SIGNUP", False)
 # plus room for the JSON envelope.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 4 * 1024 * 1024 + 64 * 1024
 
-REST_FRAMEWORK = {
+REST_FRAMEWORK: dict[str, Any] = {
     # Scripts use bearer tokens; the portal's pages read the API with their session
     # (CSRF-checked for writes). The first class decides the 401's WWW-Authenticate.
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -11,13 +11,12 @@ urlpatterns = [
     path("api/v1/", include("apps.accounts.urls")),
     path("api/v1/", include("apps.projects.urls")),
     path("api/v1/", include("apps.runs.urls")),
-    path("api/v1/", include("apps.audit.urls")),
     path("api/v1/", include("apps.artifacts.urls")),
     path("api/v1/", include("apps.collab.urls")),
     path("api/v1/", include("apps.notifications.urls")),
     path("api/v1/", include("apps.ci.urls")),
     path("", include("apps.core.urls")),  # /metrics
-    path("", include("apps.artifacts.store_urls")),
+    path("", include("apps.artifacts.local_store_urls")),
     path("", include("apps.portal.urls")),
 ]
 

@@ -38,6 +38,9 @@ class ApiToken(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
+    # Set by the portal's project settings page for its token list.
+    role_label: str
+    creator_left: bool
 
     class Meta:
         constraints = [
@@ -81,6 +84,8 @@ class Invitation(models.Model):
         User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # Set by the portal's invitations page: (project name, role label) of each grant.
+    grant_list: list[tuple[str, str]]
 
     class Meta:
         constraints = [
@@ -103,7 +108,9 @@ class InvitationProject(models.Model):
 
     invitation = models.ForeignKey(Invitation, on_delete=models.CASCADE, related_name="grants")
     project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="+")
-    role = models.PositiveSmallIntegerField()  # apps.projects.models.Role
+    role = models.PositiveSmallIntegerField()  # apps.accounts.roles.Role
+    # Set by apps.projects.invitations.invitation_grants for display.
+    role_label: str
 
     class Meta:
         constraints = [

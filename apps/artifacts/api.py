@@ -1,16 +1,20 @@
 from __future__ import annotations
 
 from django.http import HttpResponseRedirect
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
+from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.artifacts import examples, selectors, services
 from apps.artifacts.models import UploadMethod
 from apps.artifacts.output import (
+    ArtifactCreatedOut,
+    ArtifactListingOut,
+    ArtifactOut,
+    ArtifactPartsOut,
+    artifact_listing_out,
     artifact_out,
-    listing_entry_file,
-    listing_entry_folder,
     parts_out,
     upload_out,
 )
@@ -27,11 +31,11 @@ from apps.runs.selectors import run_get_for_principal
 MAX_LISTING_PAGE = 10_000
 
 
-def _base_url(request) -> str:
+def _base_url(request: Request) -> str:
     return request.build_absolute_uri("/")
 
 
-def _query_bool(request, name: str) -> bool:
+def _query_bool(request: Request, name: str) -> bool:
     raw = request.query_params.get(name, "false").lower()
     if raw not in {"true", "false", "1", "0"}:
         raise Invalid(f"{name} must be true or false", field=name)
@@ -44,7 +48,13 @@ class RunArtifactsApi(KirokuApi):
     @extend_schema(
         operation_id="artifacts_create",
         request=dict,
-        responses={201: dict},
+        responses={
+            201: ArtifactCreatedOut,
+            413: OpenApiResponse(
+                description="The body is larger than 4 MiB, or the file would take the "
+                "project past its artifact quota (`error.field` is `size`)."
+            ),
+        },
         examples=[examples.CREATE_REQUEST, examples.CREATE_RESPONSE],
         description="Declare a file and get where to upload it: one presigned PUT, or "
         "above the multipart threshold a part size and (with `parts_sha256`, or later "
@@ -52,7 +62,7 @@ class RunArtifactsApi(KirokuApi):
         "given, verbatim. Then POST /artifacts/{id}/complete. A path already used makes "
         "a new version.",
     )
-    def post(self, request, run_id: str):
+    def post(self, request: Request, run_id: str) -> Response:
         run = run_get_for_principal(principal=self.principal, run_id=run_id, needed=Role.MEMBER)
         try:
             body = request.data
@@ -78,10 +88,14 @@ class RunArtifactsApi(KirokuApi):
             OpenApiParameter("page_size", int, description="1 to 10000 (recursive only)"),
             OpenApiParameter("cursor", str, description="the `next` of the previous page"),
         ],
-        responses={200: dict},
+        responses={200: ArtifactListingOut},
         examples=[examples.LISTING_RESPONSE],
+        description="A folder's subfolders and files (`entries`), or with `recursive` every "
+        "file below it, a page at a time. Unlike the other lists this is not a "
+        "`{results, next}` page: a folder is answered with its `path` and `entries` of "
+        "two kinds.",
     )
-    def get(self, request, run_id: str):
+    def get(self, request: Request, run_id: str) -> Response:
         run = run_get_for_principal(principal=self.principal, run_id=run_id)
         listing = selectors.artifact_list(
             run=run,
@@ -92,18 +106,16 @@ class RunArtifactsApi(KirokuApi):
             ),
             cursor=request.query_params.get("cursor") or None,
         )
-        for artifact in listing.files:
-            artifact.run = run
-        entries = [listing_entry_folder(*folder) for folder in listing.folders]
-        entries += [listing_entry_file(artifact) for artifact in listing.files]
-        return Response({"path": listing.path, "entries": entries, "next": listing.next_cursor})
+        return Response(artifact_listing_out(listing))
 
 
 class ArtifactDetailApi(KirokuApi):
     @extend_schema(
-        operation_id="artifacts_read", responses={200: dict}, examples=[examples.ARTIFACT_RESPONSE]
+        operation_id="artifacts_read",
+        responses={200: ArtifactOut},
+        examples=[examples.ARTIFACT_RESPONSE],
     )
-    def get(self, request, artifact_id: str):
+    def get(self, request: Request, artifact_id: str) -> Response:
         artifact = selectors.artifact_get_for_principal(
             principal=self.principal, artifact_id=artifact_id
         )
@@ -114,7 +126,7 @@ class ArtifactDetailApi(KirokuApi):
         responses={204: None},
         description="Delete this version (admins); its object is removed in the background.",
     )
-    def delete(self, request, artifact_id: str):
+    def delete(self, request: Request, artifact_id: str) -> Response:
         artifact = selectors.artifact_get_for_principal(
             principal=self.principal, artifact_id=artifact_id, needed=Role.ADMIN
         )
@@ -126,13 +138,16 @@ class ArtifactPartsApi(KirokuApi):
     @extend_schema(
         operation_id="artifacts_parts",
         request=dict,
-        responses={200: dict},
+        responses={
+            200: ArtifactPartsOut,
+            409: OpenApiResponse(description="The artifact is complete already."),
+        },
         examples=[examples.PARTS_REQUEST, examples.PARTS_RESPONSE],
         description="Declare the SHA-256 of every part of a multipart upload and get "
         "presigned PUTs for them (or for `numbers` only). Call again for fresh URLs to "
         "resume an interrupted upload.",
     )
-    def post(self, request, artifact_id: str):
+    def post(self, request: Request, artifact_id: str) -> Response:
         artifact = selectors.artifact_get_for_principal(
             principal=self.principal, artifact_id=artifact_id, needed=Role.MEMBER
         )
@@ -153,12 +168,12 @@ class ArtifactCompleteApi(KirokuApi):
     @extend_schema(
         operation_id="artifacts_complete",
         request=dict,
-        responses={200: dict},
+        responses={200: ArtifactOut},
         examples=[examples.COMPLETE_REQUEST, examples.ARTIFACT_RESPONSE],
         description="Verify the upload (size and SHA-256, per part for multipart) and "
         "mark the artifact complete. Safe to retry. 400 leaves it pending.",
     )
-    def post(self, request, artifact_id: str):
+    def post(self, request: Request, artifact_id: str) -> Response:
         artifact = selectors.artifact_get_for_principal(
             principal=self.principal, artifact_id=artifact_id, needed=Role.MEMBER
         )
@@ -181,13 +196,22 @@ class ArtifactDownloadApi(KirokuApi):
                 "inline",
                 bool,
                 description="serve images, text, CSV and JSON inline (for previews)",
-            )
+            ),
+            OpenApiParameter(
+                "Location",
+                str,
+                OpenApiParameter.HEADER,
+                response=[302],
+                description="the short-lived URL that serves the bytes",
+            ),
         ],
-        responses={302: dict},
-        examples=[examples.DOWNLOAD_RESPONSE],
+        responses={
+            302: OpenApiResponse(description="Found: the bytes are at `Location`."),
+            409: OpenApiResponse(description="The upload is not complete yet."),
+        },
         description="Redirects to a short-lived URL that serves the bytes.",
     )
-    def get(self, request, artifact_id: str):
+    def get(self, request: Request, artifact_id: str) -> HttpResponseRedirect:
         artifact = selectors.artifact_get_for_principal(
             principal=self.principal, artifact_id=artifact_id
         )

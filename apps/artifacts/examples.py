@@ -94,9 +94,3 @@ COMPLETE_REQUEST = OpenApiExample(
     request_only=True,
     value={"parts": [{"number": 1, "etag": '"a54357aff0632cce46d942af68356b38"'}]},
 )
-DOWNLOAD_RESPONSE = OpenApiExample(
-    "redirect",
-    response_only=True,
-    status_codes=["302"],
-    value={"Location": STORE + "?response-content-disposition=attachment…&X-Amz-Expires=300"},
-)

@@ -25,6 +25,7 @@ from apps.artifacts.storage.base import (
     UploadProblem,
     part_sizes,
 )
+from apps.artifacts.storage.local import LocalStore
 from apps.artifacts.validation import ArtifactCreateIn, part_size_for
 from apps.audit import registry as audit_actions
 from apps.audit.services import audit_record
@@ -247,7 +248,9 @@ def artifact_complete(
                 key=artifact.storage_key,
                 upload_id=artifact.upload_id,
                 size=artifact.size,
-                part_size=artifact.part_size,
+                # A multipart artifact has its part size; without one, one part (as
+                # _part_sizes and Artifact.part_count count it).
+                part_size=artifact.part_size or artifact.size,
                 parts_sha256=artifact.parts_sha256,
                 parts=[PartDone(number, etag) for number, etag in parts],
                 sha256=artifact.sha256,
@@ -352,9 +355,7 @@ def artifact_delete(*, principal: Principal, artifact: Artifact) -> None:
             Artifact.objects.filter(pk=artifact.pk).delete()
 
 
-def _local_store():
-    from apps.artifacts.storage.local import LocalStore
-
+def _local_store() -> LocalStore:
     store = store_get()
     if not isinstance(store, LocalStore):
         raise not_found("transfer")

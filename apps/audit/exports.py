@@ -6,11 +6,12 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
-from typing import Any
+from datetime import datetime
+from typing import Annotated, Any, TypedDict
 
 from django.db.models import QuerySet
 
-from apps.audit.models import AuditEvent
+from apps.audit.models import ActorType, AuditEvent
 from apps.audit.selectors import audit_chunks
 from apps.core.renderers import StrictJSONRenderer
 
@@ -35,7 +36,38 @@ CSV_COLUMNS = [
 ]
 
 
-def event_out(event: AuditEvent) -> dict[str, Any]:
+class EventActorOut(TypedDict):
+    """Who acted, as recorded then (labels survive the actor's deletion)."""
+
+    type: Annotated[str, ActorType]
+    id: Annotated[str, "the user's, token's or share link's id; empty for the system"]
+    label: Annotated[str, "a username, `system`, a token's `name (prefix…)`, a share link"]
+    user: Annotated[str | None, "the username behind a token; null for none"]
+
+
+class EventTargetOut(TypedDict):
+    """What the action was done to."""
+
+    type: Annotated[str, "`run`, `project`, `user`, `token`, … (empty for none)"]
+    id: str
+    label: str
+
+
+class EventOut(TypedDict):
+    """One audit event."""
+
+    id: Annotated[int, "grows with time; the log is newest first by id"]
+    created_at: datetime
+    action: Annotated[str, "a registered dotted action, e.g. `run.delete`"]
+    actor: EventActorOut
+    project: Annotated[str, "the project's slug when the event was recorded"]
+    target: EventTargetOut
+    ip: str | None
+    user_agent: str
+    metadata: Annotated[dict[str, Any], "what the action records (its before/after, …)"]
+
+
+def event_out(event: AuditEvent) -> EventOut:
     """One event as the JSON list and the JSON-lines export show it."""
     return {
         "id": event.pk,

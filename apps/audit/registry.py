@@ -70,12 +70,12 @@ SHARE_LINK_CREATE = register("share_link.create", "{actor} shared {target} by li
 SHARE_LINK_REVOKE = register("share_link.revoke", "{actor} revoked a share link of {target}")
 SHARE_LINK_ACCESS = register("share_link.access", "someone opened a share link of {target}")
 SETTINGS_SHARING = register("settings.sharing", "{actor} changed link sharing of the project")
-# Team accounts: invitations by email (apps/accounts/invitations.py)
+# Team accounts: invitations by email (apps/projects/invitations.py)
 INVITE_CREATE = register("invite.create", "{actor} invited {target}")
 INVITE_REVOKE = register("invite.revoke", "{actor} revoked the invitation of {target}")
 INVITE_ACCEPT = register("invite.accept", "{actor} accepted the invitation sent to {target}")
 
-# Audit log views (#6): a project's settings (name, description, baseline...) changed.
+# A project's settings (name, description, baseline...) changed.
 # project.update stays registered for the events recorded under it before.
 SETTINGS_UPDATE = register("settings.update", "{actor} edited the settings of project {target}")
 
@@ -94,7 +94,7 @@ RULE_CREATE = register("rule.create", "{actor} added notification rule {target}"
 RULE_UPDATE = register("rule.update", "{actor} edited notification rule {target}")
 RULE_DELETE = register("rule.delete", "{actor} removed notification rule {target}")
 
-# Service tokens act only through their role (#15): whether a project's service tokens
+# Service tokens act only through their role: whether a project's service tokens
 # keep working after their creator leaves it.
 SETTINGS_SERVICE_TOKENS = register(
     "settings.service_tokens",

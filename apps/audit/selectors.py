@@ -15,12 +15,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection
-from django.db.models import Q, QuerySet, Subquery
+from django.db.models import Model, Q, QuerySet, Subquery
 
 from apps.audit import registry
 from apps.audit.models import AuditEvent
 from apps.core.errors import Invalid
-from apps.projects.models import Project
 
 EXPORT_CHUNK = 2000
 # created_at is stamped as the row is inserted (apps.audit.services.audit_record), so it
@@ -31,7 +30,7 @@ TIME_SLACK = timedelta(minutes=10)
 
 def audit_list_for_project(
     *,
-    project: Project,
+    project: Model,
     action: str | None = None,
     actor: str | None = None,
     target_type: str | None = None,
@@ -40,7 +39,8 @@ def audit_list_for_project(
     until: datetime | None = None,
     before_id: int | None = None,
 ) -> QuerySet[AuditEvent]:
-    """The project's events, newest (highest id) first.
+    """The project's events, newest (highest id) first. ``project`` is the project's
+    row (``apps.projects.models.Project``; the log keeps only its id).
 
     ``action`` is an exact name or a prefix ending in ``.`` or ``.*`` (``run.*``);
     ``actor`` matches the actor's label (a username, ``system``, a token's
@@ -94,7 +94,7 @@ def audit_list_for_project(
         # The earliest event stamped well after ``until``: every match comes before it.
         ceiling = everything.filter(created_at__gte=until + TIME_SLACK).order_by("created_at")
     probes = [probe for group in newest for probe in group]
-    found = _first_ids(project.pk, [*probes, floor, ceiling])
+    found = _first_ids(project, [*probes, floor, ceiling])
     floor_id, ceiling_id = found[-2:]
     if floor_id is not None:
         events = events.filter(pk__gt=floor_id)
@@ -129,7 +129,7 @@ def _newest(log: QuerySet[AuditEvent], **values: Any) -> QuerySet[AuditEvent]:
     return log.filter(**_equal(values)).order_by(*values, "-pk")
 
 
-def _first_ids(project_pk: int, queries: list[QuerySet[AuditEvent] | None]) -> list[int | None]:
+def _first_ids(project: Model, queries: list[QuerySet[AuditEvent] | None]) -> list[int | None]:
     """The id of the first row of each query (None when it has none, or for a None
     query), all in one round trip."""
     columns = {
@@ -139,7 +139,8 @@ def _first_ids(project_pk: int, queries: list[QuerySet[AuditEvent] | None]) -> l
     }
     if not columns:
         return [None] * len(queries)
-    anchor = Project._base_manager.filter(pk=project_pk)
+    # The project's own row carries the subqueries: one row, whatever the filters.
+    anchor = type(project)._base_manager.filter(pk=project.pk)
     row = anchor.annotate(**columns).values(*columns).first() or {}
     return [row.get(f"q{i}") for i in range(len(queries))]
 

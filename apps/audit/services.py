@@ -29,7 +29,7 @@ def audit_record(
             "actor_id": str(principal.share_link.pk),
             "actor_label": f"share link #{principal.share_link.pk}",
         }
-    elif principal.is_system:
+    elif user is None:  # principal.is_system: no user and no share link
         actor = {"actor_type": ActorType.SYSTEM, "actor_id": "", "actor_label": "system"}
     elif token is not None:
         actor = {

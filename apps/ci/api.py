@@ -1,16 +1,17 @@
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiExample, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import status
+from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.ci.models import CiReport
-from apps.ci.output import ci_report_out
+from apps.ci.output import CiReportOut, ci_report_out
 from apps.ci.services import ci_report_clean, ci_report_create
 from apps.core.errors import NotFound
 from apps.core.views import KirokuApi
 from apps.projects.models import Role
-from apps.runs.compare import COMPARISON_EXAMPLE
+from apps.runs.comparison import COMPARISON_EXAMPLE
 from apps.runs.selectors import run_get_for_principal
 
 REPORT_EXAMPLE = {
@@ -52,7 +53,11 @@ class RunCiReportApi(KirokuApi):
     @extend_schema(
         operation_id="runs_ci_report_create",
         request=dict,
-        responses={200: dict, 201: dict},
+        responses={
+            200: CiReportOut,
+            201: CiReportOut,
+            409: OpenApiResponse(description="The run has a different report already."),
+        },
         examples=[OpenApiExample("report", request_only=True, value=REPORT_EXAMPLE), REPORT_ANSWER],
         description="Record the CI job's verdict. The server compares the run with "
         "`baseline` (`branch:NAME`, `run:ID`, `best:METRIC:max|min`; default: the "
@@ -60,7 +65,7 @@ class RunCiReportApi(KirokuApi):
         "is still running, stores the report and announces it (`ci.reported`). The same "
         "report sent again answers 200; a different one is a 409.",
     )
-    def post(self, request, run_id: str):
+    def post(self, request: Request, run_id: str) -> Response:
         run = run_get_for_principal(principal=self.principal, run_id=run_id, needed=Role.MEMBER)
         data = ci_report_clean(request.data)
         report, created = ci_report_create(principal=self.principal, run=run, data=data)
@@ -69,8 +74,10 @@ class RunCiReportApi(KirokuApi):
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
 
-    @extend_schema(operation_id="runs_ci_report", responses={200: dict}, examples=[REPORT_ANSWER])
-    def get(self, request, run_id: str):
+    @extend_schema(
+        operation_id="runs_ci_report", responses={200: CiReportOut}, examples=[REPORT_ANSWER]
+    )
+    def get(self, request: Request, run_id: str) -> Response:
         run = run_get_for_principal(principal=self.principal, run_id=run_id)
         report = CiReport.objects.select_related("run__project").filter(run=run).first()
         if report is None:

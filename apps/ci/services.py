@@ -20,17 +20,14 @@ from apps.ci.models import CiReport
 from apps.core.errors import Conflict, Invalid
 from apps.core.floats import is_finite
 from apps.core.validation import json_object
+from apps.events import registry as domain_events
 from apps.events.services import event_emit
 from apps.projects.access import require_role
+from apps.projects.comparison import Baseline
 from apps.projects.models import Role
-from apps.runs.compare import (
-    Comparison,
-    Gate,
-    baseline_spec_parse,
-    comparison_out,
-    gates_parse,
-    run_compare,
-)
+from apps.runs.baseline import baseline_spec_parse
+from apps.runs.comparison import Comparison, comparison_out, run_compare
+from apps.runs.gates import Gate, gates_parse
 from apps.runs.models import Run, RunStatus
 from apps.runs.services import run_finish
 from apps.runs.validation import RunFinishIn
@@ -47,7 +44,7 @@ END_STATUSES = {"finished": RunStatus.FINISHED, "failed": RunStatus.FAILED}
 @dataclass(frozen=True)
 class CiReportIn:
     baseline_spec: str
-    setting: dict | None  # None: the project's baseline setting
+    setting: Baseline | None  # None: the project's baseline setting
     gates: list[Gate]
     junit: dict | None
     status: RunStatus
@@ -161,7 +158,7 @@ def ci_report_create(*, principal: Principal, run: Run, data: CiReportIn) -> tup
             metadata={"verdict": report.verdict, "baseline": report.baseline_spec},
         )
         event_emit(
-            type="ci.reported",
+            type=domain_events.CI_REPORTED,
             project_id=run.project_id,
             run_id=run.pk,
             payload=_event_payload(run, report, comparison),

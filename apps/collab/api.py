@@ -5,11 +5,24 @@ from rest_framework import status
 from rest_framework.response import Response
 
 from apps.collab import selectors, services
-from apps.collab.models import SHARE_PART_NAMES
-from apps.collab.output import REPLIES, comment_out, share_link_out
+from apps.collab.models import Comment
+from apps.collab.output import (
+    REPLIES,
+    CommentOut,
+    ShareLinkCreatedOut,
+    ShareLinkOut,
+    comment_out,
+    share_link_out,
+)
 from apps.collab.selectors import REPLIES_SHOWN
+from apps.collab.validation import (
+    comment_create_clean,
+    comment_edit_clean,
+    share_link_create_clean,
+)
+from apps.core.errors import not_found
 from apps.core.pagination import Listing, list_page
-from apps.core.validation import json_object
+from apps.core.schema import Page
 from apps.core.views import KirokuApi
 from apps.projects.models import Role
 from apps.runs.selectors import run_get_for_principal
@@ -48,8 +61,12 @@ THREADS = Listing("comments", ("created_at", "pk"))
 SHARE_LINKS = Listing("share-links", ("-created_at", "-pk"))
 
 
-def _body(request, allowed: set[str]) -> dict:
-    return json_object(request.data, allowed)
+def _run_public_id(comment: Comment) -> str:
+    """The public id of the run ``comment`` is on: comment_get_for_principal finds
+    comments on runs only, so a comment without one is not found here."""
+    if comment.run is None:
+        raise not_found("comment")
+    return comment.run.public_id
 
 
 class RunCommentsApi(KirokuApi):
@@ -58,7 +75,7 @@ class RunCommentsApi(KirokuApi):
     @extend_schema(
         operation_id="comments_list",
         parameters=THREADS.parameters(),
-        responses={200: dict},
+        responses={200: Page[CommentOut]},
         examples=[
             OpenApiExample(
                 "thread", response_only=True, value={"results": [COMMENT_EXAMPLE], "next": None}
@@ -77,7 +94,7 @@ class RunCommentsApi(KirokuApi):
     @extend_schema(
         operation_id="comments_create",
         request=dict,
-        responses={201: dict},
+        responses={201: CommentOut},
         examples=[
             OpenApiExample(
                 "comment", request_only=True, value={"body": "Nice, @bob!", "parent": None}
@@ -91,12 +108,9 @@ class RunCommentsApi(KirokuApi):
     )
     def post(self, request, run_id: str):
         run = run_get_for_principal(principal=self.principal, run_id=run_id)
-        data = _body(request, {"body", "parent"})
+        data = comment_create_clean(request.data)
         comment = services.comment_create(
-            principal=self.principal,
-            target=run,
-            body=data.get("body"),
-            parent_id=data.get("parent"),
+            principal=self.principal, target=run, body=data.body, parent_id=data.parent
         )
         return Response(
             comment_out(comment, run_public_id=run.public_id), status=status.HTTP_201_CREATED
@@ -107,7 +121,7 @@ class CommentRepliesApi(KirokuApi):
     @extend_schema(
         operation_id="comments_replies",
         parameters=REPLIES.parameters(),
-        responses={200: dict},
+        responses={200: Page[CommentOut]},
         examples=[
             OpenApiExample(
                 "replies",
@@ -126,7 +140,8 @@ class CommentRepliesApi(KirokuApi):
         replies, next_cursor = list_page(
             request, selectors.comment_replies(comment=comment), REPLIES
         )
-        results = [comment_out(r, run_public_id=comment.run.public_id) for r in replies]
+        run_public_id = _run_public_id(comment)
+        results = [comment_out(r, run_public_id=run_public_id) for r in replies]
         return Response({"results": results, "next": next_cursor})
 
 
@@ -134,18 +149,16 @@ class CommentApi(KirokuApi):
     @extend_schema(
         operation_id="comments_edit",
         request=dict,
-        responses={200: dict},
+        responses={200: CommentOut},
         examples=[OpenApiExample("edited", response_only=True, value=COMMENT_EXAMPLE)],
     )
     def patch(self, request, comment_id: str):
         comment = selectors.comment_get_for_principal(
             principal=self.principal, comment_id=comment_id
         )
-        data = _body(request, {"body"})
-        comment = services.comment_edit(
-            principal=self.principal, comment=comment, body=data.get("body")
-        )
-        return Response(comment_out(comment, run_public_id=comment.run.public_id))
+        data = comment_edit_clean(request.data)
+        comment = services.comment_edit(principal=self.principal, comment=comment, body=data.body)
+        return Response(comment_out(comment, run_public_id=_run_public_id(comment)))
 
     @extend_schema(operation_id="comments_delete", responses={204: None})
     def delete(self, request, comment_id: str):
@@ -160,7 +173,7 @@ class RunShareLinksApi(KirokuApi):
     @extend_schema(
         operation_id="share_links_list",
         parameters=SHARE_LINKS.parameters(),
-        responses={200: dict},
+        responses={200: Page[ShareLinkOut]},
         examples=[
             OpenApiExample(
                 "links", response_only=True, value={"results": [SHARE_EXAMPLE], "next": None}
@@ -177,7 +190,7 @@ class RunShareLinksApi(KirokuApi):
     @extend_schema(
         operation_id="share_links_create",
         request=dict,
-        responses={201: dict},
+        responses={201: ShareLinkCreatedOut},
         examples=[
             OpenApiExample(
                 "24 hours, with the command line",
@@ -207,13 +220,9 @@ class RunShareLinksApi(KirokuApi):
     )
     def post(self, request, run_id: str):
         run = run_get_for_principal(principal=self.principal, run_id=run_id, needed=Role.MEMBER)
-        flags = {f"include_{name}" for name in SHARE_PART_NAMES}
-        data = _body(request, {"expires_in", *flags})
+        data = share_link_create_clean(request.data)
         created = services.share_link_create(
-            principal=self.principal,
-            target=run,
-            expires_in=data.get("expires_in"),
-            **{field: data.get(field, False) for field in flags},
+            principal=self.principal, target=run, expires_in=data.expires_in, **data.include
         )
         return Response(
             {

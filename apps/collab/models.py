@@ -4,10 +4,14 @@ saved comparison to people without an account."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+
+if TYPE_CHECKING:
+    from apps.collab.selectors import ThreadPage
 
 COMMENT_MAX_LENGTH = 20_000
 COMPARISON_NAME_MAX_LENGTH = 100
@@ -93,6 +97,10 @@ class Comment(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     edited_at = models.DateTimeField(null=True, blank=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
+    # Set on a thread's top-level comments by selectors.comment_thread_recent: its
+    # newest replies (prefetched) and the page of them that the portal shows.
+    newest_replies: list[Comment]
+    shown_replies: ThreadPage
 
     class Meta:
         indexes = [

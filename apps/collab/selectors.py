@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db.models import Prefetch, Q, QuerySet
+from django.utils import timezone
 
 from apps.accounts.principal import Principal
 from apps.collab.models import Comment, SavedComparison, ShareLink
@@ -37,6 +38,12 @@ def comparison_get_in_project(*, project: Project, comparison_id: str) -> SavedC
         raise not_found("comparison")
     comparison.project = project
     return comparison
+
+
+def comparison_list_for_project(*, project: Project) -> QuerySet[SavedComparison]:
+    """The project's saved comparisons, newest first. The caller has checked that the
+    principal may read the project."""
+    return SavedComparison.objects.filter(project=project).order_by("-created_at")
 
 
 # However long a thread grows, a listing carries this many of its replies (the API
@@ -98,8 +105,10 @@ def comment_thread_recent(
     than ``before`` when given), each carrying ``shown_replies``, a ThreadPage of its
     newest ``REPLIES_SHOWN`` replies. A new comment or reply is always in view."""
     newest_replies = Comment.objects.prefetch_related("mentions").order_by("-created_at", "-pk")
+    # ``newest_replies`` is declared on Comment, so that it is known on the rows that
+    # _newest returns; django-stubs reports a to_attr declared there as a redefinition.
     top = (
-        Comment.objects.filter(parent__isnull=True, **_on(target))
+        Comment.objects.filter(parent__isnull=True, **_on(target))  # type: ignore[no-redef]
         .prefetch_related("mentions")
         .prefetch_related(
             Prefetch(
@@ -123,6 +132,17 @@ def comment_replies_recent(*, thread: Comment, before: Comment | None = None) ->
     return _newest(comment_replies(comment=thread), before, REPLIES_SHOWN)
 
 
+def comment_get_on(*, target: Run | SavedComparison, comment_id: str) -> Comment:
+    """The comment (top-level or a reply) with this id on ``target``, which the caller
+    has checked the principal may read; NotFound for an id that is missing, no
+    database id, or of a comment on something else."""
+    comment = Comment.objects.filter(pk=_int_id(comment_id, "comment"), **_on(target)).first()
+    if comment is None:
+        raise not_found("comment")
+    setattr(comment, "comparison" if isinstance(target, SavedComparison) else "run", target)
+    return comment
+
+
 def comment_get_for_principal(
     *, principal: Principal, comment_id: str, needed: Role = Role.VIEWER
 ) -> Comment:
@@ -138,7 +158,7 @@ def comment_get_for_principal(
         )
         .first()
     )
-    if comment is None:
+    if comment is None or comment.run is None:  # the query asks for a run: never None
         raise not_found("comment")
     require_role(principal, comment.run.project, needed, what="comment")
     return comment
@@ -147,6 +167,28 @@ def comment_get_for_principal(
 def share_links_for(*, target: Run | SavedComparison) -> QuerySet[ShareLink]:
     """The share links of a run or a saved comparison, newest first."""
     return ShareLink.objects.filter(**_on(target)).order_by("-created_at", "-pk")
+
+
+def share_link_get_on(*, target: Run | SavedComparison, link_id: str) -> ShareLink:
+    """The share link with this id of ``target``, which the caller has checked the
+    principal may read; NotFound for an id that is missing, no database id, or of a
+    link to something else."""
+    link = ShareLink.objects.filter(pk=_int_id(link_id, "share link"), **_on(target)).first()
+    if link is None:
+        raise not_found("share link")
+    setattr(link, "comparison" if isinstance(target, SavedComparison) else "run", target)
+    return link
+
+
+def share_link_active_count(*, project: Project) -> int:
+    """How many share links of the project work now: of its live runs or its saved
+    comparisons, neither revoked nor expired. The caller has checked that the
+    principal may read the project."""
+    return ShareLink.objects.filter(
+        Q(run__project=project, run__deleted_at__isnull=True) | Q(comparison__project=project),
+        revoked_at__isnull=True,
+        expires_at__gt=timezone.now(),
+    ).count()
 
 
 def share_link_get_for_principal(*, principal: Principal, link_id: str) -> ShareLink:
@@ -160,7 +202,7 @@ def share_link_get_for_principal(*, principal: Principal, link_id: str) -> Share
         )
         .first()
     )
-    if link is None:
+    if link is None or link.run is None:  # the query asks for a run: never None
         raise not_found("share link")
     require_role(principal, link.run.project, Role.VIEWER, what="share link")
     return link

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
+from django.db.models import QuerySet
 
 DEFAULT_USERNAME = "admin"
 RESET_COMMAND = "`make admin-password` (or `manage.py ensure_admin --reset`)"
@@ -101,7 +103,7 @@ def admin_password_reset(*, username: str | None = None) -> AdminAccount:
     return AdminAccount(username=user.get_username(), password=password, active=user.is_active)
 
 
-def _names(users) -> str:
+def _names(users: QuerySet[Any]) -> str:
     names = [u.get_username() for u in users[:10]]
     if not names:
         return "none"

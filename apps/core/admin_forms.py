@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.core.exceptions import ValidationError
 
@@ -15,7 +17,7 @@ class ThrottledAdminAuthenticationForm(AdminAuthenticationForm):
 
     retry_after: int | None = None
 
-    def clean(self):
+    def clean(self) -> dict[str, Any]:
         refused = login_attempt_wait(self.request, str(self.data.get("username", "")))
         if refused is not None:
             self.retry_after, message = refused

@@ -34,7 +34,9 @@ class KirokuAdminSite(AdminSite):
 
         self.login_form = ThrottledAdminAuthenticationForm
 
-    def login(self, request: HttpRequest, extra_context: dict[str, Any] | None = None):
+    def login(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
         """Django's admin sign-in, each attempt counted first (see the module); a
         refused one is the form with the wait, 429 with ``Retry-After``."""
         response = super().login(request, extra_context)

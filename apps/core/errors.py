@@ -11,13 +11,35 @@ the DRF exception handler below turns those and DRF's own exceptions into that s
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Annotated, Any, TypedDict
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
+
+
+class ErrorDetailOut(TypedDict):
+    code: Annotated[
+        str,
+        "what went wrong, for programs: `invalid`, `malformed_json`, `malformed_body`, "
+        "`unauthenticated`, `forbidden`, `not_found`, `conflict`, `payload_too_large`, "
+        "`unsupported_encoding`, `unsupported_media_type`, `method_not_allowed`, "
+        "`not_acceptable`, `throttled`, `server_error`, or a narrower one an operation "
+        "documents (`unknown_key`, `search_timeout`, `already_complete`…)",
+    ]
+    message: Annotated[str, "what went wrong and how to fix it, for people"]
+    field: Annotated[
+        str | None,
+        "the body field or query parameter at fault (`metrics[3].value`, `page_size`), or null",
+    ]
+
+
+class ErrorOut(TypedDict):
+    """Every error the API answers, whatever its status."""
+
+    error: ErrorDetailOut
 
 
 class KirokuError(Exception):
@@ -31,7 +53,7 @@ class KirokuError(Exception):
         if code is not None:
             self.code = code
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> ErrorOut:
         return {"error": {"code": self.code, "message": self.message, "field": self.field}}
 
 
@@ -104,7 +126,7 @@ _DRF_CODES = {
 }
 
 
-def exception_handler(exc: Exception, context: dict) -> Response | None:
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     headers: dict[str, str] = {}
     if isinstance(exc, KirokuError):
         return Response(exc.as_dict(), status=exc.status)
@@ -123,32 +145,36 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         status = 401
     else:
         status = exc.status_code
-    if getattr(exc, "wait", None):
+    # Only Throttled carries ``wait`` (seconds, or None when unknown).
+    wait = getattr(exc, "wait", None)
+    if wait:
         # Whole seconds, rounded up: a client that waits that long is let through.
-        headers["Retry-After"] = str(math.ceil(exc.wait))
+        headers["Retry-After"] = str(math.ceil(wait))
     if isinstance(exc, drf_exceptions.ValidationError):
         field, message = _first_drf_detail(exc.detail)
         code = "invalid"
     else:
         field, message = None, str(exc.detail)
         code = next((c for t, c in _DRF_CODES.items() if isinstance(exc, t)), "error")
-    body = {"error": {"code": code, "message": message, "field": field}}
+    body: ErrorOut = {"error": {"code": code, "message": message, "field": field}}
     return Response(body, status=status, headers=headers)
 
 
-def _is_api(request) -> bool:
+def _is_api(request: HttpRequest) -> bool:
     return request.path.startswith("/api/")
 
 
-def api_not_found(request, exception=None) -> HttpResponse:
+def api_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     """JSON for the API, the portal's page for everything else."""
     if _is_api(request):
         return JsonResponse(NotFound("not found").as_dict(), status=404)
     return defaults.page_not_found(request, exception)
 
 
-def api_server_error(request) -> HttpResponse:
+def api_server_error(request: HttpRequest) -> HttpResponse:
     if _is_api(request):
-        body = {"error": {"code": "server_error", "message": "internal error", "field": None}}
+        body: ErrorOut = {
+            "error": {"code": "server_error", "message": "internal error", "field": None}
+        }
         return JsonResponse(body, status=500)
     return defaults.server_error(request)

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import math
+from typing import overload
 
 NON_FINITE_IN = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 
 
+@overload
+def float_out(value: float) -> float | str: ...
+@overload
+def float_out(value: None) -> None: ...
+@overload
+def float_out(value: float | None) -> float | str | None: ...
 def float_out(value: float | None) -> float | str | None:
+    """A float as JSON carries it: itself, or "NaN", "Infinity", "-Infinity"."""
     if value is None:
         return None
     if math.isnan(value):

@@ -11,8 +11,9 @@ not in ``KIROKU_ALLOWED_HOSTS``) or a 301. Neither answer depends on the Host.
 - ``database``: a new connection runs ``SELECT 1`` (so a full connection limit or a
   lost server shows, not a pooled connection's past);
 - ``redis``: ``PING``, or ``skipped`` when ``REDIS_URL`` is not set;
-- ``artifact_store``: S3 ``HeadBucket`` through the artifact store's client, or for
-  a local folder, that a file can be created in it.
+- and whatever the apps above core register into ``readiness_checks_hook`` in their
+  ``ready()``: ``artifact_store`` (``apps.artifacts``: S3 ``HeadBucket`` through the
+  store's client, or for a local folder, that a file can be created in it).
 
 It answers 200 ``{"status": "ready", "checks": {...: "ok"}}``, or 503 with
 ``"status": "unavailable"`` and, for each failing check, a short reason (an error's
@@ -25,18 +26,15 @@ from __future__ import annotations
 import concurrent.futures
 import contextvars
 import logging
-import tempfile
 import time
 from collections.abc import Callable
-from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import Any
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
-from django.http import HttpResponseNotAllowed, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
 
-if TYPE_CHECKING:
-    from apps.artifacts.storage.s3 import S3Store
+from apps.core.hooks import Hook
 
 logger = logging.getLogger(__name__)
 
@@ -49,11 +47,11 @@ class CheckFailed(Exception):
     """A check's failure with a reason fit for the public answer."""
 
 
-def liveness() -> tuple[int, dict]:
+def liveness() -> tuple[int, dict[str, Any]]:
     return 200, {"status": "ok"}
 
 
-def readiness() -> tuple[int, dict]:
+def readiness() -> tuple[int, dict[str, Any]]:
     checks = readiness_checks()
     ready = all(result in {OK, SKIPPED} for result in checks.values())
     return (200 if ready else 503), {
@@ -67,15 +65,15 @@ class HealthProbeMiddleware:
     everything else goes on. Sits in ``MIDDLEWARE`` before ``SecurityMiddleware``
     and ``CommonMiddleware`` (see the module's docstring)."""
 
-    probes: dict[str, Callable[[], tuple[int, dict]]] = {
+    probes: dict[str, Callable[[], tuple[int, dict[str, Any]]]] = {
         "/healthz": liveness,
         "/readyz": readiness,
     }
 
-    def __init__(self, get_response):
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
-    def __call__(self, request):
+    def __call__(self, request: HttpRequest) -> HttpResponse:
         probe = self.probes.get(request.path_info)
         if probe is None:
             return self.get_response(request)
@@ -93,11 +91,7 @@ def readiness_checks(timeout: float = CHECK_TIMEOUT_SECONDS) -> dict[str, str]:
     """Each dependency's state: ``ok``, ``skipped`` or a short reason. The checks run
     in threads, together; one that has not answered by the deadline is reported as
     timed out and left to finish on its own (each has its own client timeouts)."""
-    checks: dict[str, Callable[[], str]] = {
-        "database": check_database,
-        "redis": check_redis,
-        "artifact_store": check_artifact_store,
-    }
+    checks = dict(readiness_checks_hook.items())
     pool = concurrent.futures.ThreadPoolExecutor(
         max_workers=len(checks), thread_name_prefix="kiroku-readyz"
     )
@@ -165,36 +159,8 @@ def check_redis() -> str:
     return OK
 
 
-def check_artifact_store() -> str:
-    config = settings.KIROKU_ARTIFACT_STORE
-    if config["backend"] == "s3":
-        return _check_s3()
-    root = Path(config["root"])
-    try:
-        # The store creates its folder on first write; so may this.
-        root.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=root, prefix=".kiroku-readyz-"):
-            pass
-    except OSError as exc:
-        logger.warning("readiness check artifact_store: %s", exc)
-        raise CheckFailed("folder not writable") from None
-    return OK
-
-
-def _check_s3() -> str:
-    from botocore.exceptions import ClientError
-
-    from apps.artifacts.storage import store_get
-
-    store = cast("S3Store", store_get())
-    try:
-        store.client.head_bucket(Bucket=store.bucket)
-    except ClientError as exc:
-        code = str(exc.response.get("Error", {}).get("Code", ""))
-        logger.warning("readiness check artifact_store: %s", exc)
-        if code in {"404", "NoSuchBucket", "NotFound"}:
-            raise CheckFailed("bucket not found") from None
-        if code in {"403", "AccessDenied", "Forbidden"}:
-            raise CheckFailed("access denied") from None
-        raise CheckFailed(f"S3 error {code[:40]}") from None
-    return OK
+# Each check returns OK or SKIPPED, or raises CheckFailed with a public reason (any
+# other exception is reported by its type). Apps register theirs in ``ready()``.
+readiness_checks_hook: Hook[Callable[[], str]] = Hook("readiness check")
+readiness_checks_hook.register("database", check_database)
+readiness_checks_hook.register("redis", check_redis)

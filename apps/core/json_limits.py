@@ -59,7 +59,7 @@ def nesting_within_limit(data: Any) -> bool:
         depth += 1
         if depth > MAX_DEPTH:
             return False
-        deeper: list = []
+        deeper: list[Any] = []
         for value in level:
             items = value.values() if type(value) is dict else value
             if not _CONTAINERS.isdisjoint(map(type, items)):
@@ -111,7 +111,8 @@ def problem_locate(text: str) -> Invalid | None:
 
 def _key_text(token: str) -> str:
     try:
-        return json.loads(token)
+        text: str = json.loads(token)
+        return text
     except ValueError:
         return token[1:-1]
 

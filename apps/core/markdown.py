@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import nh3
 from django.utils.safestring import SafeString, mark_safe
@@ -106,7 +107,7 @@ def markdown_render_mentions(text: str, *, mention_urls: Mapping[str, str]) -> R
     ``mention_urls`` stay text."""
     if not text:
         return Rendered(mark_safe(""))
-    env: dict = {"mention_urls": dict(mention_urls), "mentioned": []}
+    env: dict[str, Any] = {"mention_urls": dict(mention_urls), "mentioned": []}
     html = _markdown.render(text, env)
     mentioned = list(dict.fromkeys(env["mentioned"]))
     return Rendered(mark_safe(_cleaner.clean(html)), mentioned)  # noqa: S308 - nh3 just above

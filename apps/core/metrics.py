@@ -74,7 +74,7 @@ def metrics_registry() -> CollectorRegistry:
     if _multiproc_dir() is None:
         return REGISTRY
     registry = CollectorRegistry()
-    multiprocess.MultiProcessCollector(registry)
+    multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]  # untyped in prometheus_client
     return registry
 
 
@@ -139,7 +139,7 @@ def gunicorn_on_starting(server: Any) -> None:
 def gunicorn_child_exit(server: Any, worker: Any) -> None:
     """Gunicorn's ``child_exit`` hook: a dead worker's live gauges stop counting."""
     if _multiproc_dir() is not None:
-        multiprocess.mark_process_dead(worker.pid)
+        multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]  # untyped in prometheus_client
 
 
 def worker_exporter_start() -> None:

@@ -24,10 +24,12 @@ import logging.config
 import re
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeGuard
 from urllib.parse import unquote
 
+from django.http import HttpRequest, HttpResponse
 from django.urls import Resolver404, resolve
 from django.utils.functional import LazyObject, empty
 from django.utils.log import log_response
@@ -119,10 +121,10 @@ class RequestLogMiddleware:
     Placed near the top of ``MIDDLEWARE`` so that every later middleware, the view,
     and whatever it enqueues after commit run under the id."""
 
-    def __init__(self, get_response):
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
-    def __call__(self, request):
+    def __call__(self, request: HttpRequest) -> HttpResponse:
         request_id = request_id_for(request.META.get("HTTP_X_REQUEST_ID"))
         token = _request_id.set(request_id)
         started = time.perf_counter()
@@ -146,7 +148,7 @@ class RequestLogMiddleware:
             _request_id.reset(token)
 
 
-def _access_log(request, status: int, seconds: float) -> None:
+def _access_log(request: HttpRequest, status: int, seconds: float) -> None:
     healthy_probe = request.path_info in _PROBE_PATHS and status == 200
     user, auth = _evaluated(request, "user"), _evaluated(request, "auth")
     path = _masked_path(request)
@@ -167,7 +169,7 @@ def _access_log(request, status: int, seconds: float) -> None:
     )
 
 
-def _evaluated(request, name: str) -> Any:
+def _evaluated(request: HttpRequest, name: str) -> Any:
     """``request.<name>`` if something already computed it, else None. Reading a lazy
     ``request.user`` here would cost a session query the view did not need."""
     value = request.__dict__.get(name)
@@ -177,7 +179,7 @@ def _evaluated(request, name: str) -> Any:
     return value
 
 
-def _masked_path(request) -> str:
+def _masked_path(request: HttpRequest) -> str:
     match = getattr(request, "resolver_match", None)
     return _secrets_named(request.path, match.kwargs if match is not None else {})
 
@@ -235,10 +237,10 @@ def _request_line_masked(found: re.Match[str]) -> str:
 
 # Celery: the id travels in the task's headers and is current while the task runs.
 
-_task_tokens: dict[str, contextvars.Token] = {}
+_task_tokens: dict[str, contextvars.Token[str | None]] = {}
 
 
-def _on_before_task_publish(headers: dict | None = None, **_: Any) -> None:
+def _on_before_task_publish(headers: dict[str, Any] | None = None, **_: Any) -> None:
     current = _request_id.get()
     if current is not None and headers is not None:
         headers.setdefault(TASK_HEADER, current)

@@ -37,7 +37,7 @@ class Listing:
         ]
 
 
-def list_page(request: Any, rows: QuerySet, listing: Listing) -> tuple[list[Any], str | None]:
+def list_page(request: Any, rows: QuerySet[Any], listing: Listing) -> tuple[list[Any], str | None]:
     """The page of ``rows`` that the request's ``page_size`` and ``cursor`` ask for, in
     ``listing.order``, and the cursor of the next page (None on the last one). Rows
     may be model instances or ``values()`` dicts holding the order's fields.

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import zlib
-from typing import Any
+from collections.abc import Mapping
+from typing import IO, Any
 
 from rest_framework.parsers import BaseParser
 
@@ -52,7 +53,14 @@ def _reject_constant(name: str) -> Any:
 class StrictJSONParser(BaseParser):
     media_type = "application/json"
 
-    def parse(self, stream, media_type=None, parser_context=None):
+    def parse(
+        self,
+        stream: IO[Any] | None,
+        media_type: str | None = None,
+        parser_context: Mapping[str, Any] | None = None,
+    ) -> Any:
+        # Any JSON value, not only an object: each endpoint checks the shape it needs
+        # (apps.core.validation), with Kiroku's message rather than DRF's.
         if stream is None:
             return {}
         request = (parser_context or {}).get("request")
@@ -109,7 +117,7 @@ def read_body(stream: Any, *, encoding: str, declared: int | None) -> bytes:
     if encoding == "identity":
         if declared is not None and declared > MAX_BODY_BYTES:
             raise PayloadTooLarge(_TOO_LARGE)
-        raw = stream.read(MAX_BODY_BYTES + 1)
+        raw: bytes = stream.read(MAX_BODY_BYTES + 1)
         if len(raw) > MAX_BODY_BYTES:
             raise PayloadTooLarge(_TOO_LARGE)
         return raw

@@ -14,6 +14,7 @@ orjson writes. Such an answer goes through the standard library instead.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -31,7 +32,12 @@ def _default(value: Any) -> Any:
 class StrictJSONRenderer(JSONRenderer):
     """UTF-8 JSON with times as ISO-8601 ending in ``Z``."""
 
-    def render(self, data, accepted_media_type=None, renderer_context=None) -> bytes:
+    def render(
+        self,
+        data: Any,
+        accepted_media_type: str | None = None,
+        renderer_context: Mapping[str, Any] | None = None,
+    ) -> bytes:
         if data is None:
             return b""
         try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from typing import Any
 
 from celery import current_app
 from django.conf import settings
@@ -19,8 +20,10 @@ logger = logging.getLogger(__name__)
 
 
 class InProcessScheduler:
-    def __init__(self, schedule: dict | None = None, *, tick: float = 1.0):
-        self.schedule = schedule if schedule is not None else settings.CELERY_BEAT_SCHEDULE
+    def __init__(self, schedule: dict[str, Any] | None = None, *, tick: float = 1.0) -> None:
+        self.schedule: dict[str, Any] = (
+            schedule if schedule is not None else settings.CELERY_BEAT_SCHEDULE
+        )
         self.tick = tick
         current_app.loader.import_default_modules()  # autodiscovered tasks, once
         self._stop = threading.Event()

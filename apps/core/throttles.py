@@ -34,8 +34,6 @@ from django.core.cache import cache
 from rest_framework import exceptions
 from rest_framework.throttling import BaseThrottle
 
-from apps.accounts.models import ApiToken
-
 logger = logging.getLogger(__name__)
 
 _PERIODS = {1: "second", 60: "minute", 3600: "hour", 86400: "day"}
@@ -176,14 +174,15 @@ class TokenRateThrottle(_KirokuThrottle):
     scope = "token"
 
     def ident(self, request: Any) -> str | None:
-        if isinstance(request.auth, ApiToken):
+        # Bearer authentication leaves the token in request.auth; a session leaves None.
+        if request.auth is not None:
             return f"t{request.auth.pk}"
         if request.user.is_authenticated:
             return f"u{request.user.pk}"
         return None
 
     def describe(self, request: Any) -> str:
-        return "for this token" if isinstance(request.auth, ApiToken) else "for this user"
+        return "for this token" if request.auth is not None else "for this user"
 
 
 class ClientIpRateThrottle(_KirokuThrottle):

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, overload
 
-from rest_framework import serializers
+from rest_framework.request import Request
 from rest_framework.views import APIView
 
-from apps.accounts.principal import Principal
 from apps.core.errors import Invalid
+from apps.core.hooks import Hook
 from apps.core.ids import integer_parse
 from apps.core.permissions import IsAuthenticatedPrincipal
+
+# Who is acting in an authenticated request: ``apps.accounts`` registers
+# ``Principal.from_request`` (core knows no accounts, roles or tokens).
+principal_source: Hook[Callable[[Any], Any]] = Hook("principal source")
 
 
 class KirokuApi(APIView):
@@ -20,7 +24,7 @@ class KirokuApi(APIView):
 
     permission_classes = [IsAuthenticatedPrincipal]
 
-    def initial(self, request, *args, **kwargs):
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
         # After authentication (a 401 comes first), before any lookup.
         if "\x00" in request.path:
@@ -30,27 +34,36 @@ class KirokuApi(APIView):
                 raise Invalid("query parameters must not contain NUL characters", field=name)
 
     @property
-    def principal(self) -> Principal:
+    def principal(self) -> Any:
+        """The acting ``apps.accounts.principal.Principal``, built once per request."""
         cached = getattr(self, "_principal", None)
         if cached is None:
-            cached = Principal.from_request(self.request)
+            cached = principal_source.only()(self.request)
             self._principal = cached
         return cached
 
-    def parse(self, serializer_class: type[serializers.Serializer], data: Any) -> dict:
-        """Validate ``data`` with a small input serializer; raise Invalid naming the field."""
-        if not isinstance(data, dict):
-            raise Invalid("request body must be a JSON object")
-        serializer = serializer_class(data=data)
-        serializer.is_valid(raise_exception=True)
-        return serializer.validated_data
 
-
-def query_int(request, name: str, *, default: int | None, minimum: int, maximum: int) -> int | None:
+@overload
+def query_int(request: Any, name: str, *, default: int, minimum: int, maximum: int) -> int: ...
+@overload
+def query_int(
+    request: Any, name: str, *, default: None, minimum: int, maximum: int
+) -> int | None: ...
+def query_int(
+    request: Any, name: str, *, default: int | None, minimum: int, maximum: int
+) -> int | None:
     """An integer query parameter within [minimum, maximum], or Invalid naming it."""
     return int_param(request.query_params, name, default=default, minimum=minimum, maximum=maximum)
 
 
+@overload
+def int_param(
+    params: Mapping[str, str], name: str, *, default: int, minimum: int, maximum: int
+) -> int: ...
+@overload
+def int_param(
+    params: Mapping[str, str], name: str, *, default: None, minimum: int, maximum: int
+) -> int | None: ...
 def int_param(
     params: Mapping[str, str], name: str, *, default: int | None, minimum: int, maximum: int
 ) -> int | None:

@@ -27,8 +27,9 @@ def event_emit(
 ) -> DomainEvent:
     """Write a DomainEvent in the caller's transaction and dispatch it after commit.
 
-    Must be called inside ``transaction.atomic``: the event exists exactly when the
-    change it records does.
+    ``type`` is a name registered in ``apps.events.registry``, and ``payload`` holds
+    the keys documented there. Must be called inside ``transaction.atomic``: the event
+    exists exactly when the change it records does.
     """
     connection = transaction.get_connection()
     if not connection.in_atomic_block:

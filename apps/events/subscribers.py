@@ -2,7 +2,8 @@
 
 A subscriber is a callable taking a ``DomainEvent``. It must be idempotent: an event
 whose dispatch failed part-way is handed to every subscriber again on retry.
-Apps register theirs in ``AppConfig.ready``.
+Apps register theirs in ``AppConfig.ready``; the event types and their payloads are
+in ``apps.events.registry``.
 """
 
 from __future__ import annotations

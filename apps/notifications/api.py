@@ -8,24 +8,44 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+)
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from apps.core.cursors import cursor_decode, cursor_encode
 from apps.core.errors import Invalid
 from apps.core.pagination import Listing, list_page
-from apps.core.validation import json_object
+from apps.core.schema import Page
 from apps.core.views import KirokuApi, query_int
 from apps.notifications import catalog, selectors
-from apps.notifications.output import delivery_out, destination_out, rule_out
+from apps.notifications.output import (
+    DeliveryOut,
+    DestinationOut,
+    DestinationTestOut,
+    RuleOut,
+    delivery_out,
+    destination_out,
+    rule_out,
+)
 from apps.notifications.services import destinations as destination_services
 from apps.notifications.services import rules as rule_services
+from apps.notifications.validation import (
+    destination_create_clean,
+    destination_update_clean,
+    rule_create_clean,
+    rule_update_clean,
+)
 from apps.projects.models import Role
 from apps.projects.selectors import project_get_for_principal
 
 DESTINATIONS = Listing("destinations", ("name", "pk"))
 RULES = Listing("rules", ("pk",))
+NAME_TAKEN = OpenApiResponse(description="Another destination of the project has this name.")
 
 DESTINATION_EXAMPLE = {
     "id": 4,
@@ -74,17 +94,14 @@ CONFIG_HELP = (
 )
 
 
-def _parse(view: KirokuApi, serializer: type[serializers.Serializer], data: object) -> dict:
-    """The body as ``serializer`` reads it; an unknown field is refused by name."""
-    json_object(data, set(serializer().fields))
-    return view.parse(serializer, data)
-
+# The request serializers below describe the bodies in the OpenAPI schema only; the
+# bodies are checked by apps.notifications.validation (which names the field and its
+# limits), as the portal's integrations page checks its forms.
 
 # -- destinations ------------------------------------------------------------------------
 
 
 class DestinationCreateInput(serializers.Serializer):
-    # Checked by the service, which names the field and its limits.
     kind = serializers.JSONField(help_text="`slack` or `notion`")
     name = serializers.JSONField(help_text="unique in the project, 1 to 100 characters")
     config = serializers.JSONField(help_text=CONFIG_HELP)
@@ -101,7 +118,7 @@ class ProjectDestinationsApi(KirokuApi):
     @extend_schema(
         operation_id="destinations_list",
         parameters=DESTINATIONS.parameters(),
-        responses={200: dict},
+        responses={200: Page[DestinationOut]},
         examples=[
             OpenApiExample(
                 "destinations",
@@ -122,7 +139,7 @@ class ProjectDestinationsApi(KirokuApi):
     @extend_schema(
         operation_id="destinations_create",
         request=DestinationCreateInput,
-        responses={201: dict},
+        responses={201: DestinationOut, 409: NAME_TAKEN},
         description=CONFIG_HELP,
         examples=[
             OpenApiExample(
@@ -153,9 +170,9 @@ class ProjectDestinationsApi(KirokuApi):
     )
     def post(self, request, slug: str):
         project = project_get_for_principal(principal=self.principal, slug=slug, needed=Role.ADMIN)
-        data = _parse(self, DestinationCreateInput, request.data)
+        data = destination_create_clean(request.data)
         destination = destination_services.destination_create(
-            principal=self.principal, project=project, **data
+            principal=self.principal, project=project, data=data
         )
         return Response(destination_out(destination), status=status.HTTP_201_CREATED)
 
@@ -168,7 +185,7 @@ class DestinationApi(KirokuApi):
 
     @extend_schema(
         operation_id="destinations_read",
-        responses={200: dict},
+        responses={200: DestinationOut},
         examples=[
             OpenApiExample("destination", response_only=True, value=DESTINATION_EXAMPLE),
             OpenApiExample("broken", response_only=True, value=BROKEN_EXAMPLE),
@@ -180,7 +197,7 @@ class DestinationApi(KirokuApi):
     @extend_schema(
         operation_id="destinations_update",
         request=DestinationUpdateInput,
-        responses={200: dict},
+        responses={200: DestinationOut, 409: NAME_TAKEN},
         description="A new token or target clears the broken state.",
         examples=[
             OpenApiExample(
@@ -192,9 +209,9 @@ class DestinationApi(KirokuApi):
     )
     def patch(self, request, destination_id: str):
         destination = self._destination(destination_id)
-        data = _parse(self, DestinationUpdateInput, request.data)
+        data = destination_update_clean(request.data, kind=destination.kind)
         destination = destination_services.destination_update(
-            principal=self.principal, destination=destination, **data
+            principal=self.principal, destination=destination, data=data
         )
         return Response(destination_out(destination))
 
@@ -214,7 +231,7 @@ class DestinationTestApi(KirokuApi):
     @extend_schema(
         operation_id="destinations_test",
         request=None,
-        responses={200: dict},
+        responses={200: DestinationTestOut},
         description="Sends a short test message (Notion: first adds the database's "
         "`Kiroku ID` property when it is missing). A failure is still a 200, with the "
         "error code only (`invalid_auth`, `channel_not_found`, `object_not_found`, "
@@ -242,7 +259,6 @@ class DestinationTestApi(KirokuApi):
 
 
 class RuleCreateInput(serializers.Serializer):
-    # Checked by the service, which names the field and its limits.
     event = serializers.JSONField(help_text="one of " + ", ".join(catalog.RULE_EVENTS))
     destination = serializers.JSONField(help_text="the id of a destination of this project")
     condition = serializers.JSONField(
@@ -273,7 +289,7 @@ class ProjectRulesApi(KirokuApi):
     @extend_schema(
         operation_id="rules_list",
         parameters=RULES.parameters(),
-        responses={200: dict},
+        responses={200: Page[RuleOut]},
         examples=[
             OpenApiExample(
                 "rules", response_only=True, value={"results": [RULE_EXAMPLE], "next": None}
@@ -290,7 +306,7 @@ class ProjectRulesApi(KirokuApi):
     @extend_schema(
         operation_id="rules_create",
         request=RuleCreateInput,
-        responses={201: dict},
+        responses={201: RuleOut},
         examples=[
             OpenApiExample(
                 "on finish",
@@ -317,8 +333,8 @@ class ProjectRulesApi(KirokuApi):
     )
     def post(self, request, slug: str):
         project = project_get_for_principal(principal=self.principal, slug=slug, needed=Role.ADMIN)
-        data = _parse(self, RuleCreateInput, request.data)
-        rule = rule_services.rule_create(principal=self.principal, project=project, **data)
+        data = rule_create_clean(request.data)
+        rule = rule_services.rule_create(principal=self.principal, project=project, data=data)
         return Response(rule_out(rule), status=status.HTTP_201_CREATED)
 
 
@@ -328,7 +344,7 @@ class RuleApi(KirokuApi):
 
     @extend_schema(
         operation_id="rules_read",
-        responses={200: dict},
+        responses={200: RuleOut},
         examples=[OpenApiExample("rule", response_only=True, value=RULE_EXAMPLE)],
     )
     def get(self, request, rule_id: str):
@@ -337,7 +353,7 @@ class RuleApi(KirokuApi):
     @extend_schema(
         operation_id="rules_update",
         request=RuleUpdateInput,
-        responses={200: dict},
+        responses={200: RuleOut},
         examples=[
             OpenApiExample("pause", request_only=True, value={"enabled": False}),
             OpenApiExample("updated", response_only=True, value=RULE_EXAMPLE),
@@ -345,8 +361,8 @@ class RuleApi(KirokuApi):
     )
     def patch(self, request, rule_id: str):
         rule = self._rule(rule_id)
-        data = _parse(self, RuleUpdateInput, request.data)
-        rule = rule_services.rule_update(principal=self.principal, rule=rule, **data)
+        data = rule_update_clean(request.data, event=rule.event, condition=rule.condition)
+        rule = rule_services.rule_update(principal=self.principal, rule=rule, data=data)
         return Response(rule_out(rule))
 
     @extend_schema(operation_id="rules_delete", responses={204: None})
@@ -379,7 +395,7 @@ class ProjectDeliveriesApi(KirokuApi):
             OpenApiParameter("limit", int, description="1 to 200, default 50"),
             OpenApiParameter("cursor", str, description="the `next` of the previous page"),
         ],
-        responses={200: dict},
+        responses={200: Page[DeliveryOut]},
         description="Every message Kiroku owes or sent, newest first.",
         examples=[
             OpenApiExample(

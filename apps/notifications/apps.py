@@ -6,6 +6,6 @@ class NotificationsConfig(AppConfig):
     label = "notifications"
 
     def ready(self) -> None:
-        from apps.notifications.subscriber import connect
+        from apps.notifications.event_subscription import connect
 
         connect()

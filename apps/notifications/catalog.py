@@ -1,6 +1,14 @@
-"""The events a rule can listen to, and which domain events feed them."""
+"""The events a rule can listen to, and which domain events feed them.
+
+A rule event is a stored value (``Rule.event``, the API's ``event``) with its own
+names, not a domain event type: some rule events are not domain events at all
+(``metric.threshold``, ``run.new_best``), and renaming a domain event must not
+change what the API accepts or what existing rules hold.
+"""
 
 from __future__ import annotations
+
+from apps.events import registry as domain_events
 
 RUN_FINISHED = "run.finished"
 RUN_FAILED = "run.failed"
@@ -28,17 +36,16 @@ RUN_END_EVENTS = (RUN_FINISHED, RUN_FAILED, RUN_KILLED, RUN_CRASHED)
 # Domain event type -> the rule events it is evaluated for. Threshold rules are also
 # evaluated when a run ends, so the last values logged before the end count.
 RULES_FOR_DOMAIN_EVENT: dict[str, tuple[str, ...]] = {
-    "run.finished": (RUN_FINISHED, RUN_NEW_BEST, METRIC_THRESHOLD),
-    "run.failed": (RUN_FAILED, METRIC_THRESHOLD),
-    "run.killed": (RUN_KILLED, METRIC_THRESHOLD),
-    "run.crashed": (RUN_CRASHED, METRIC_THRESHOLD),
-    "run.metrics_updated": (METRIC_THRESHOLD,),
-    "comment.mention": (COMMENT_MENTION,),
-    "ci.reported": (CI_REPORTED,),
+    domain_events.RUN_FINISHED: (RUN_FINISHED, RUN_NEW_BEST, METRIC_THRESHOLD),
+    domain_events.RUN_FAILED: (RUN_FAILED, METRIC_THRESHOLD),
+    domain_events.RUN_KILLED: (RUN_KILLED, METRIC_THRESHOLD),
+    domain_events.RUN_CRASHED: (RUN_CRASHED, METRIC_THRESHOLD),
+    domain_events.RUN_METRICS_UPDATED: (METRIC_THRESHOLD,),
+    domain_events.COMMENT_MENTION: (COMMENT_MENTION,),
+    domain_events.CI_REPORTED: (CI_REPORTED,),
 }
 
 THRESHOLD_OPERATORS = ("<", "<=", ">", ">=")
-GOALS = ("min", "max")
 
 EVENT_TITLES = {
     RUN_FINISHED: "Run finished",

@@ -7,6 +7,7 @@ what Kiroku owes a destination and what happened to it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
@@ -43,6 +44,11 @@ class Destination(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     updated_at = models.DateTimeField(default=timezone.now)
+    # Set by the portal's integrations page (apps/portal/views/integrations.py): the
+    # refusal shown beside this destination's forms, and what its edit form shows.
+    error: str | None
+    form_name: str | None
+    form_target: str | None
 
     class Meta:
         constraints = [
@@ -82,6 +88,12 @@ class Rule(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # Set by the portal's integrations page (apps/portal/views/integrations.py): the
+    # event's title, the form's id prefix, what its edit form shows, and its refusal.
+    title: str
+    prefix: str
+    form: Mapping[str, Any]
+    error: str | None
 
     def __str__(self) -> str:
         return f"{self.event}->{self.destination_id}"
@@ -135,6 +147,10 @@ class Delivery(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
     sent_at = models.DateTimeField(null=True, blank=True)
+    # Set by the portal's integrations page (apps/portal/views/integrations.py) for
+    # its delivery log.
+    destination_name: str
+    run_public_id: str | None
 
     class Meta:
         indexes = [

@@ -49,6 +49,19 @@ def destination_get_for_principal(
     return destination
 
 
+def destination_get_in_project(*, project: Project, destination_id: str) -> Destination:
+    """The project's destination with this id, or NotFound (also for an id that is no
+    database id, and for one of another project). The caller has checked that the
+    principal is an admin of the project."""
+    destination = Destination.objects.filter(
+        pk=_int_id(destination_id, "destination"), project=project
+    ).first()
+    if destination is None:
+        raise not_found("destination")
+    destination.project = project
+    return destination
+
+
 def rule_list(*, principal: Principal, project: Project) -> QuerySet[Rule]:
     """The project's rules, oldest first, with their destinations (admins)."""
     require_role(principal, project, Role.ADMIN)
@@ -66,6 +79,21 @@ def rule_get_for_principal(
     if rule is None:
         raise not_found("rule")
     require_role(principal, rule.project, needed, what="rule")
+    return rule
+
+
+def rule_get_in_project(*, project: Project, rule_id: str) -> Rule:
+    """The project's rule with this id and its destination, or NotFound (also for an
+    id that is no database id, and for one of another project). The caller has
+    checked that the principal is an admin of the project."""
+    rule = (
+        Rule.objects.select_related("destination")
+        .filter(pk=_int_id(rule_id, "rule"), project=project)
+        .first()
+    )
+    if rule is None:
+        raise not_found("rule")
+    rule.project = project
     return rule
 
 

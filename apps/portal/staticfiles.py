@@ -13,11 +13,15 @@ PLOTLY_DIR = Path(plotly.__file__).resolve().parent / "package_data"
 SERVED = {"vendor/plotly.min.js": "plotly.min.js"}
 
 
+class PlotlyStorage(FileSystemStorage):
+    # collectstatic copies what a finder lists under its storage's ``prefix``.
+    prefix = "vendor"
+
+
 class PlotlyFinder(BaseFinder):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.storage = FileSystemStorage(location=str(PLOTLY_DIR))
-        self.storage.prefix = "vendor"
+        self.storage = PlotlyStorage(location=str(PLOTLY_DIR))
 
     def check(self, **kwargs) -> list:
         return []

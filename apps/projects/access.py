@@ -26,7 +26,8 @@ def role_for(principal: Principal, project: Project, *, allow_deleted: bool = Fa
         return Role.ADMIN if principal.is_staff else None
     token = principal.service_token
     if token is not None:
-        return Role(token.role) if token.project_id == project.pk else None
+        # A service token always has a role (apps.projects.tokens.token_create).
+        return Role(token.role) if token.project_id == project.pk and token.role else None
     if principal.is_staff:
         return Role.ADMIN
     person = principal.person

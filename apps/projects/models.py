@@ -5,17 +5,9 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
 
+from apps.accounts.roles import Role
 
-class Role(models.IntegerChoices):
-    """Ordered: each role can do everything the ones below it can."""
-
-    VIEWER = 1, "viewer"
-    MEMBER = 2, "member"
-    ADMIN = 3, "admin"
-
-    @classmethod
-    def parse(cls, name: str) -> Role | None:
-        return {r.label: r for r in cls}.get(str(name).lower())
+__all__ = ["SLUG_RE", "Membership", "Project", "ProjectQuerySet", "Role"]
 
 
 SLUG_RE = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
@@ -27,6 +19,8 @@ class ProjectQuerySet(models.QuerySet):
 
 
 class Project(models.Model):
+    # The principal's roles here, memoised on this instance by apps.projects.access.
+    _role_cache: dict[int, Role | None]
     slug = models.CharField(max_length=64, unique=True, validators=[RegexValidator(SLUG_RE)])
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True, default="")
@@ -48,6 +42,9 @@ class Project(models.Model):
     # (apps/projects/comparison.py validates both).
     baseline = models.JSONField(default=dict, blank=True)
     primary_metrics = models.JSONField(default=list, blank=True)
+    # Set by portal pages: the projects list's run count, the invitation form's role.
+    run_count: int
+    chosen_role: str
 
     objects = ProjectQuerySet.as_manager()
 

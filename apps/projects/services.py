@@ -3,56 +3,35 @@ transaction and records its audit event."""
 
 from __future__ import annotations
 
-import re
+from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from apps.accounts.models import User
 from apps.accounts.principal import Principal
-from apps.artifacts.cleanup import artifacts_release_for_project
 from apps.audit import registry as audit_actions
 from apps.audit.services import audit_record
-from apps.core.errors import Conflict, Forbidden, Invalid, not_found
+from apps.core.errors import Conflict, Forbidden, Invalid
+from apps.core.hooks import Hook
 from apps.projects.access import require_role
-from apps.projects.comparison import baseline_parse, primary_metrics_parse
-from apps.projects.models import SLUG_RE, Membership, Project, Role
-
-UNSET: Any = object()
-PROJECT_NAME_MAX = 200
-PROJECT_DESCRIPTION_MAX = 10_000
-# Audited apart from the other settings (settings.service_tokens): it decides who
-# may keep acting in the project.
-OUTLIVE = "service_tokens_outlive_creator"
+from apps.projects.comparison import baseline_json
+from apps.projects.models import Membership, Project, Role
+from apps.projects.validation import OUTLIVE, UNCHANGED, ProjectCreateIn, ProjectUpdateIn
 
 
-def _validate_project_fields(*, name: str | None, description: str | None) -> None:
-    if name is not None and not (1 <= len(name.strip()) <= PROJECT_NAME_MAX):
-        raise Invalid(f"name must be 1 to {PROJECT_NAME_MAX} characters", field="name")
-    if description is not None and len(description) > PROJECT_DESCRIPTION_MAX:
-        raise Invalid(
-            f"description must be at most {PROJECT_DESCRIPTION_MAX} characters",
-            field="description",
-        )
-
-
-def project_create(*, principal: Principal, slug: str, name: str, description: str = "") -> Project:
-    """Create a project; its creator becomes its admin."""
+def project_create(*, principal: Principal, data: ProjectCreateIn) -> Project:
+    """Create a project (a person only: Forbidden for a service token); its creator
+    becomes its admin. Conflict naming ``slug`` when the slug is taken."""
     creator = principal.person
     if creator is None:
         raise Forbidden("only a user (personal token) can create projects")
-    if not isinstance(slug, str) or not re.fullmatch(SLUG_RE, slug):
-        raise Invalid(
-            "slug must be 1 to 64 lowercase letters, digits and hyphens, "
-            "starting and ending with a letter or digit",
-            field="slug",
-        )
-    _validate_project_fields(name=name, description=description)
+    slug = data.slug
     try:
         with transaction.atomic():
             project = Project.objects.create(
-                slug=slug, name=name.strip(), description=description, created_by=creator
+                slug=slug, name=data.name, description=data.description, created_by=creator
             )
             Membership.objects.create(project=project, user=creator, role=Role.ADMIN)
             audit_record(
@@ -68,48 +47,31 @@ def project_create(*, principal: Principal, slug: str, name: str, description: s
     return project
 
 
-def project_update(
-    *,
-    principal: Principal,
-    project: Project,
-    name: str | None = None,
-    description: str | None = None,
-    baseline: object = UNSET,
-    primary_metrics: object = UNSET,
-    service_tokens_outlive_creator: bool | None = None,
-) -> Project:
-    """Change a project's settings (admins). Arguments left out stay as they are.
-    Whether service tokens outlive their creator is recorded as its own audit event
-    (``settings.service_tokens``), the rest as ``settings.update``."""
+def project_update(*, principal: Principal, project: Project, data: ProjectUpdateIn) -> Project:
+    """Change a project's settings (admins); what ``data`` leaves unset stays as it is.
+    Invalid naming ``baseline`` when a pinned baseline is not a live run of the
+    project. Whether service tokens outlive their creator is recorded as its own audit
+    event (``settings.service_tokens``), the rest as ``settings.update``."""
     require_role(principal, project, Role.ADMIN)
-    _validate_project_fields(name=name, description=description)
-    if (
-        service_tokens_outlive_creator is not None
-        and type(service_tokens_outlive_creator) is not bool
-    ):
-        raise Invalid(f"{OUTLIVE} must be true or false", field=OUTLIVE)
     changes: dict[str, Any] = {}
-    if name is not None and name.strip() != project.name:
-        changes["name"] = name.strip()
-    if description is not None and description != project.description:
-        changes["description"] = description
-    if baseline is not UNSET:
-        parsed = baseline_parse(baseline)
-        if parsed.get("mode") == "pinned":
-            run_exists = project.runs.filter(public_id=parsed["run"], deleted_at__isnull=True)
+    if data.name is not None and data.name != project.name:
+        changes["name"] = data.name
+    if data.description is not None and data.description != project.description:
+        changes["description"] = data.description
+    if data.baseline is not UNCHANGED:
+        baseline = data.baseline
+        if baseline is not None and baseline.mode == "pinned":
+            run_exists = project.runs.filter(public_id=baseline.run, deleted_at__isnull=True)
             if not run_exists.exists():
                 raise Invalid("baseline.run must be a run of this project", field="baseline")
-        if parsed != project.baseline:
-            changes["baseline"] = parsed
-    if primary_metrics is not UNSET:
-        parsed_metrics = primary_metrics_parse(primary_metrics)
-        if parsed_metrics != project.primary_metrics:
-            changes["primary_metrics"] = parsed_metrics
-    if (
-        service_tokens_outlive_creator is not None
-        and service_tokens_outlive_creator != project.service_tokens_outlive_creator
-    ):
-        changes[OUTLIVE] = service_tokens_outlive_creator
+        stored = baseline_json(baseline)
+        if stored != project.baseline:
+            changes["baseline"] = stored
+    if data.primary_metrics is not None and data.primary_metrics != project.primary_metrics:
+        changes["primary_metrics"] = data.primary_metrics
+    outlive = data.service_tokens_outlive_creator
+    if outlive is not None and outlive != project.service_tokens_outlive_creator:
+        changes[OUTLIVE] = outlive
     if not changes:
         return project
     with transaction.atomic():
@@ -117,7 +79,6 @@ def project_update(
         for field, value in changes.items():
             setattr(project, field, value)
         project.save(update_fields=list(changes))
-        audited = {"target_type": "project", "target_id": project.pk, "target_label": project.slug}
         if OUTLIVE in changes:
             audit_record(
                 principal=principal,
@@ -127,7 +88,9 @@ def project_update(
                     "before": {OUTLIVE: before.pop(OUTLIVE)},
                     "after": {OUTLIVE: changes.pop(OUTLIVE)},
                 },
-                **audited,
+                target_type="project",
+                target_id=project.pk,
+                target_label=project.slug,
             )
         if changes:
             audit_record(
@@ -135,7 +98,9 @@ def project_update(
                 action=audit_actions.SETTINGS_UPDATE,
                 project=project,
                 metadata={"before": before, "after": changes},
-                **audited,
+                target_type="project",
+                target_id=project.pk,
+                target_label=project.slug,
             )
     return project
 
@@ -168,10 +133,15 @@ def _project_set_deleted(*, principal: Principal, project: Project, deleted: boo
     return project
 
 
+# Called inside the transaction that hard-deletes a project, with ``project=``, before
+# its rows go: apps above projects (the artifact store) release what they keep for it.
+project_purge_hooks: Hook[Callable[..., object]] = Hook("project purge")
+
+
 def project_purge_deleted(*, older_than_days: int) -> int:
     """Hard-delete projects soft-deleted more than ``older_than_days`` ago. Returns
     how many were purged. The audit log keeps its rows (it has no foreign keys)."""
-    cutoff = timezone.now() - timezone.timedelta(days=older_than_days)
+    cutoff = timezone.now() - timedelta(days=older_than_days)
     purged = 0
     for project in Project.objects.filter(deleted_at__lte=cutoff):
         with transaction.atomic():
@@ -183,99 +153,8 @@ def project_purge_deleted(*, older_than_days: int) -> int:
                 target_id=project.pk,
                 target_label=project.slug,
             )
-            artifacts_release_for_project(project=project)
+            for release in project_purge_hooks:
+                release(project=project)
             project.delete()
         purged += 1
     return purged
-
-
-def _admin_count(project: Project) -> int:
-    """How many admins the project has, locking their rows so two concurrent
-    demotions cannot both pass the last-admin check."""
-    return len(
-        Membership.objects.select_for_update()
-        .filter(project=project, role=Role.ADMIN)
-        .values_list("pk", flat=True)
-    )
-
-
-def member_add(*, principal: Principal, project: Project, username: str, role: Role) -> Membership:
-    require_role(principal, project, Role.ADMIN)
-    user = User.objects.filter(username=username, is_active=True).first()
-    if user is None:
-        raise Invalid(f"no user named '{username}'", field="username")
-    try:
-        with transaction.atomic():
-            membership = Membership.objects.create(project=project, user=user, role=role)
-            audit_record(
-                principal=principal,
-                action=audit_actions.MEMBER_ADD,
-                project=project,
-                target_type="user",
-                target_id=user.pk,
-                target_label=user.username,
-                metadata={"role": Role(role).label},
-            )
-    except IntegrityError:
-        raise Conflict(
-            f"'{username}' is already a member; change the role with PATCH", field="username"
-        ) from None
-    return membership
-
-
-def _membership_for(project: Project, username: str) -> Membership:
-    membership = (
-        Membership.objects.select_related("user")
-        .filter(project=project, user__username=username)
-        .first()
-    )
-    if membership is None:
-        raise not_found("member")
-    return membership
-
-
-def member_role_change(
-    *, principal: Principal, project: Project, username: str, role: Role
-) -> Membership:
-    require_role(principal, project, Role.ADMIN)
-    with transaction.atomic():
-        membership = _membership_for(project, username)
-        if membership.role == role:
-            return membership
-        if membership.role == Role.ADMIN and _admin_count(project) == 1:
-            raise Conflict(
-                "a project keeps at least one admin; promote another first", field="role"
-            )
-        before = Role(membership.role).label
-        membership.role = role
-        membership.save(update_fields=["role"])
-        audit_record(
-            principal=principal,
-            action=audit_actions.MEMBER_ROLE_CHANGE,
-            project=project,
-            target_type="user",
-            target_id=membership.user_id,
-            target_label=membership.user.username,
-            metadata={"before": before, "after": Role(role).label},
-        )
-    return membership
-
-
-def member_remove(*, principal: Principal, project: Project, username: str) -> None:
-    require_role(principal, project, Role.ADMIN)
-    with transaction.atomic():
-        membership = _membership_for(project, username)
-        if membership.role == Role.ADMIN and _admin_count(project) == 1:
-            raise Conflict(
-                "a project keeps at least one admin; promote another first", field="username"
-            )
-        audit_record(
-            principal=principal,
-            action=audit_actions.MEMBER_REMOVE,
-            project=project,
-            target_type="user",
-            target_id=membership.user_id,
-            target_label=membership.user.username,
-            metadata={"role": Role(membership.role).label},
-        )
-        membership.delete()

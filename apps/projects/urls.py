@@ -1,6 +1,7 @@
 from django.urls import path
 
-from apps.projects.api import (
+from apps.projects.api.audit import ProjectAuditApi, ProjectAuditExportApi
+from apps.projects.api.projects import (
     MemberDetailApi,
     MemberListApi,
     ProjectDetailApi,
@@ -14,4 +15,10 @@ urlpatterns = [
     path("projects/<str:slug>/restore", ProjectRestoreApi.as_view(), name="project-restore"),
     path("projects/<str:slug>/members", MemberListApi.as_view(), name="members"),
     path("projects/<str:slug>/members/<str:username>", MemberDetailApi.as_view(), name="member"),
+    path("projects/<str:slug>/audit", ProjectAuditApi.as_view(), name="project-audit"),
+    path(
+        "projects/<str:slug>/audit/export",
+        ProjectAuditExportApi.as_view(),
+        name="project-audit-export",
+    ),
 ]

@@ -15,13 +15,16 @@ import json
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Annotated, Any, TypedDict, TypeVar
 
 from django.db import connection
-from django.db.models import F, Window
+from django.db.models import F, QuerySet, Window
 from django.db.models.functions import RowNumber
 
 from apps.core.errors import Invalid
 from apps.core.floats import float_out
+from apps.core.schema import WireFloat
 from apps.runs.models import MetricSummary, Param, Run, Tag
 from apps.runs.validation import key_clean
 
@@ -72,13 +75,15 @@ class Chosen:
     """Per run id: params and tags as ``{key: value}``, metric summaries as
     ``{key: summary}`` already in their wire form."""
 
-    params: dict[int, dict] = field(default_factory=lambda: defaultdict(dict))
-    metrics: dict[int, dict] = field(default_factory=lambda: defaultdict(dict))
-    tags: dict[int, dict] = field(default_factory=lambda: defaultdict(dict))
+    params: dict[int, dict[str, str]] = field(default_factory=lambda: defaultdict(dict))
+    metrics: dict[int, dict[str, MetricSummaryOut]] = field(
+        default_factory=lambda: defaultdict(dict)
+    )
+    tags: dict[int, dict[str, str]] = field(default_factory=lambda: defaultdict(dict))
     # Per run id, the kinds that hold more keys than were fetched.
     truncated: dict[int, set[str]] = field(default_factory=lambda: defaultdict(set))
 
-    def for_run(self, run: Run) -> dict:
+    def for_run(self, run: Run) -> dict[str, Any]:
         return {
             "params": self.params[run.pk],
             "metrics": self.metrics[run.pk],
@@ -100,7 +105,19 @@ class Chosen:
 SUMMARY_FIELDS = ("key", "last", "min", "max", "count", "last_step", "last_timestamp")
 
 
-def metric_summary_out(summary: Mapping) -> dict:
+class MetricSummaryOut(TypedDict):
+    """One metric of a run on the wire: its last value and its range."""
+
+    key: str
+    last: Annotated[WireFloat, "the value at the highest step"]
+    min: Annotated[WireFloat | None, "null when every value is NaN"]
+    max: Annotated[WireFloat | None, "null when every value is NaN"]
+    count: Annotated[int, "how many points"]
+    last_step: int
+    last_timestamp: datetime
+
+
+def metric_summary_out(summary: Mapping[str, Any]) -> MetricSummaryOut:
     """A MetricSummary row (as a dict of its fields) on the wire."""
     last = summary["last"]
     return {
@@ -134,24 +151,36 @@ def columns_prefetch(runs: list[Run], columns: Columns | None) -> Chosen:
 
 
 def _prefetch_orm(chosen: Chosen, ids: list[int], columns: Columns | None) -> None:
-    for model, name in ((Param, "params"), (MetricSummary, "metrics"), (Tag, "tags")):
-        rows = model.objects.filter(run_id__in=ids)
-        if columns is not None:
-            keys = getattr(columns, name)
-            if not keys:
-                continue
-            rows = rows.filter(key__in=keys)
-        else:
-            # One more than is shown, so that the cut knows there were more.
-            rank = Window(RowNumber(), partition_by=[F("run_id")], order_by=[F("key").asc()])
-            rows = rows.annotate(rank=rank).filter(rank__lte=DEFAULT_KEYS_PER_KIND + 1)
-        target = getattr(chosen, name)
-        if name == "metrics":
-            for row in rows.order_by("key").values("run_id", *SUMMARY_FIELDS):
-                target[row["run_id"]][row["key"]] = metric_summary_out(row)
-        else:
-            for run_id, key, value in rows.order_by("key").values_list("run_id", "key", "value"):
-                target[run_id][key] = value
+    params = _chosen_rows(Param.objects.filter(run_id__in=ids), columns, "params")
+    if params is not None:
+        for run_id, key, value in params.order_by("key").values_list("run_id", "key", "value"):
+            chosen.params[run_id][key] = value
+    summaries = _chosen_rows(MetricSummary.objects.filter(run_id__in=ids), columns, "metrics")
+    if summaries is not None:
+        for row in summaries.order_by("key").values("run_id", *SUMMARY_FIELDS):
+            chosen.metrics[row["run_id"]][row["key"]] = metric_summary_out(row)
+    tags = _chosen_rows(Tag.objects.filter(run_id__in=ids), columns, "tags")
+    if tags is not None:
+        for run_id, key, value in tags.order_by("key").values_list("run_id", "key", "value"):
+            chosen.tags[run_id][key] = value
+
+
+_Keyed = TypeVar("_Keyed", Param, MetricSummary, Tag)
+
+
+def _chosen_rows(
+    rows: QuerySet[_Keyed], columns: Columns | None, name: str
+) -> QuerySet[_Keyed] | None:
+    """``rows`` cut to the keys of kind ``name`` that ``columns`` chooses (None when it
+    chooses none of that kind), or to each run's first keys when ``columns`` is None."""
+    if columns is not None:
+        keys = getattr(columns, name)
+        if not keys:
+            return None
+        return rows.filter(key__in=keys)
+    # One more than is shown, so that the cut knows there were more.
+    rank = Window(RowNumber(), partition_by=[F("run_id")], order_by=[F("key").asc()])
+    return rows.annotate(rank=rank).filter(rank__lte=DEFAULT_KEYS_PER_KIND + 1)
 
 
 # PostgreSQL writes non-finite floats in JSON as the strings "NaN", "Infinity" and

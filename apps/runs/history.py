@@ -10,12 +10,10 @@ from urllib.parse import urlencode
 from apps.core.errors import Invalid
 from apps.core.floats import float_out
 from apps.core.views import int_param
-from apps.runs import selectors
+from apps.runs import limits, selectors
 from apps.runs.columns import SUMMARY_FIELDS, metric_summary_out
 from apps.runs.models import Run
 from apps.runs.validation import key_clean
-
-STEP_MAX = 2**63 - 1
 
 
 def metric_keys_answer(*, run: Run) -> dict[str, Any]:
@@ -27,20 +25,26 @@ def metric_keys_answer(*, run: Run) -> dict[str, Any]:
 def metric_history_answer(*, run: Run, params: Mapping[str, str], path: str) -> dict[str, Any]:
     """One key's points as the history endpoint answers them, from its query
     parameters (key, max_points, min_step, max_step, after_step, page_size). Raises
-    Invalid naming a bad parameter."""
+    Invalid naming a bad parameter; this is where they are checked, once."""
     raw_key = params.get("key")
     if raw_key is None:
         raise Invalid("key is required", field="key")
     key = key_clean(raw_key, field="key")
     bounds = {
-        name: int_param(params, name, default=None, minimum=-STEP_MAX - 1, maximum=STEP_MAX)
+        name: int_param(
+            params, name, default=None, minimum=limits.MIN_STEP, maximum=limits.MAX_STEP
+        )
         for name in ("min_step", "max_step", "after_step")
     }
     history = selectors.run_metric_history(
         run=run,
         key=key,
         max_points=int_param(
-            params, "max_points", default=None, minimum=1, maximum=selectors.MAX_DOWNSAMPLED_POINTS
+            params,
+            "max_points",
+            default=None,
+            minimum=selectors.MIN_DOWNSAMPLED_POINTS,
+            maximum=selectors.MAX_DOWNSAMPLED_POINTS,
         ),
         page_size=int_param(
             params, "page_size", default=1000, minimum=1, maximum=selectors.MAX_HISTORY_PAGE

@@ -21,10 +21,11 @@ On PostgreSQL points go in by binary COPY into a temporary staging table and one
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -34,6 +35,7 @@ from django.utils import timezone
 from apps.accounts.principal import Principal
 from apps.core.errors import Conflict
 from apps.core.metrics import points_ingested
+from apps.events import registry as domain_events
 from apps.events.services import event_emit
 from apps.projects.access import require_role
 from apps.projects.models import Role
@@ -55,18 +57,29 @@ class KeyStats:
     last_timestamp: datetime | None = None
 
 
-def run_log_batch(*, principal: Principal, run: Run, batch: LogBatchIn) -> tuple[dict, bool]:
-    """Apply a validated batch. Returns ``(response, replayed)``.
+def run_log_batch(
+    *, principal: Principal, run: Run, clean: Callable[[], LogBatchIn]
+) -> tuple[dict[str, Any], bool]:
+    """Apply a batch to ``run``, which the principal may read. Returns ``(response,
+    replayed)``.
 
-    Raises Conflict (409) when the run has ended and the batch carries points or
-    params, or when a param would change value.
+    ``clean`` reads and validates the request's batch (apps.runs.validation); it is
+    called once the principal is known to hold the member role, so one that may only
+    read is refused (Forbidden, 403) whatever it sent. Raises what ``clean`` raises
+    (Invalid, 400), and Conflict (409) when the run has ended and the batch carries
+    points or params, or when a param would change value.
     """
+    # The one place the member role is checked for ingestion (the API view only
+    # resolves the run as readable: 404 otherwise).
     require_role(principal, run.project, Role.MEMBER, what="run")
+    batch = clean()
     with transaction.atomic():
         marker_id = _batch_claim(run.pk, batch.batch_id)
         if marker_id is None:
             previous = LogBatch.objects.get(run=run, batch_id=batch.batch_id)
-            return previous.response, True
+            # The marker is inserted and given its response in one transaction, so a
+            # marker this one can see always holds a response.
+            return cast(dict[str, Any], previous.response), True
         run.status, metrics_event = _run_lock_and_touch(run.pk, has_points=bool(batch.points))
         if run.status in TERMINAL_STATUSES and (batch.points or batch.params):
             raise Conflict(
@@ -102,7 +115,7 @@ def run_log_batch(*, principal: Principal, run: Run, batch: LogBatchIn) -> tuple
             # Coalesced: at most one per run every KIROKU_METRICS_EVENT_INTERVAL seconds;
             # subscribers read the current summaries (threshold rules).
             event_emit(
-                type="run.metrics_updated",
+                type=domain_events.RUN_METRICS_UPDATED,
                 project_id=run.project_id,
                 run_id=run.pk,
                 payload={"run_id": run.public_id},
@@ -157,11 +170,10 @@ def _run_lock_and_touch(run_pk: int, *, has_points: bool) -> tuple[str, bool]:
 
 def _same_time(stored: Any, now: datetime) -> bool:
     """SQLite hands back text or a naive UTC datetime, PostgreSQL an aware one."""
-    if isinstance(stored, str):
-        stored = datetime.fromisoformat(stored)
-    if timezone.is_naive(stored):
-        stored = stored.replace(tzinfo=UTC)
-    return stored == now
+    moment: datetime = datetime.fromisoformat(stored) if isinstance(stored, str) else stored
+    if timezone.is_naive(moment):
+        moment = moment.replace(tzinfo=UTC)
+    return moment == now
 
 
 def _stored(value: float) -> float | None:
@@ -175,11 +187,29 @@ def points_ingest(*, run_id: int, points: list[PointIn]) -> dict[str, KeyStats]:
     if not points:
         return {}
     if connection.vendor == "postgresql":
-        stats = _points_ingest_postgres(run_id, points)
-        replaced = [key for key, stat in stats.items() if stat.replaced]
-        if replaced:
-            _summaries_upsert(run_id, _summaries_recompute(run_id, replaced))
-        return stats
+        return points_ingest_copy(run_id=run_id, points=points)
+    return points_ingest_orm(run_id=run_id, points=points)
+
+
+# The summary merge is written twice: in SQL inside _UPSERT_FROM_STAGE (PostgreSQL: the
+# points never come back to Python) and in Python in summaries_merge (elsewhere).
+# tests/runs/test_summary_merge.py runs the same batches through both and asserts the
+# same summaries.
+
+
+def points_ingest_copy(*, run_id: int, points: list[PointIn]) -> dict[str, KeyStats]:
+    """points_ingest on PostgreSQL: COPY into the staging table, then one statement
+    that upserts the points and merges the summaries in SQL; a key with a replaced
+    value is recomputed from its history."""
+    stats = _points_ingest_postgres(run_id, points)
+    replaced = [key for key, stat in stats.items() if stat.replaced]
+    if replaced:
+        _summaries_upsert(run_id, _summaries_recompute(run_id, replaced))
+    return stats
+
+
+def points_ingest_orm(*, run_id: int, points: list[PointIn]) -> dict[str, KeyStats]:
+    """points_ingest through the ORM (any database), the summaries merged in Python."""
     stats = _points_write_orm(run_id, points)
     summaries_merge(run_id=run_id, stats=stats)
     return stats

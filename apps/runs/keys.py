@@ -16,9 +16,10 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Annotated, TypedDict
 
 from django.db import connection
-from django.db.models import Model, QuerySet
+from django.db.models import QuerySet
 
 from apps.projects.models import Project
 from apps.runs.columns import Columns
@@ -41,7 +42,11 @@ HINT_CANDIDATES = 5_000
 MAX_HINTS = 5
 CLOSEST = 3
 
-_MODELS: dict[str, type[Model]] = {"metric": MetricSummary, "param": Param, "tag": Tag}
+_MODELS: dict[str, type[MetricSummary] | type[Param] | type[Tag]] = {
+    "metric": MetricSummary,
+    "param": Param,
+    "tag": Tag,
+}
 _TYPES = {"metric": ValueType.NUMBER, "param": ValueType.PARAM, "tag": ValueType.TEXT}
 
 
@@ -99,7 +104,7 @@ def result_set_keys(*, runs: QuerySet[Run], include: Columns | None = None) -> R
 
 
 def _ranked(
-    model: type[Model], ids: list[int], include: list[str], *, sampled: int
+    model: type[MetricSummary] | type[Param], ids: list[int], include: list[str], *, sampled: int
 ) -> tuple[list[KeyCount], int]:
     with_values = model is Param
     fields = ("key", "value") if with_values else ("key",)
@@ -188,6 +193,18 @@ def _comparisons(node: Node | None) -> Iterator[Comparison]:
         yield from _comparisons(node.child)
 
 
+class KeyHintOut(TypedDict):
+    """A key the filter names that no run of the project has, on the wire."""
+
+    code: Annotated[str, "`unknown_key`"]
+    field: Annotated[str, "`filter`"]
+    message: str
+    kind: Annotated[str, "`metric`, `param` or `tag`"]
+    key: str
+    column: Annotated[int, "where the filter names it, 1-based"]
+    closest: Annotated[list[str], "existing keys in the search language, nearest first"]
+
+
 @dataclass(frozen=True)
 class KeyHint:
     """A key the filter names that no live run of the project has. ``column`` is where
@@ -204,7 +221,7 @@ class KeyHint:
     def message(self) -> str:
         return f"no run in this project has {self.entity} `{self.key}`"
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> KeyHintOut:
         return {
             "code": "unknown_key",
             "field": "filter",

@@ -25,7 +25,7 @@ def new_public_id() -> str:
     return secrets.token_hex(16)
 
 
-class RunQuerySet(models.QuerySet):
+class RunQuerySet(models.QuerySet["Run"]):
     def alive(self) -> RunQuerySet:
         return self.filter(deleted_at__isnull=True, project__deleted_at__isnull=True)
 
@@ -66,6 +66,13 @@ class Run(models.Model):
     deleted_at = models.DateTimeField(null=True, blank=True)
 
     objects = RunQuerySet.as_manager()
+
+    # Set on a page of listed runs by runs_attach_listing (absent otherwise), for run_out.
+    author_username: str | None
+    parent_public_id: str | None
+    # Set by apps.ci.selectors.runs_with_ci_verdict (a queryset annotation), for the
+    # portal's runs table.
+    ci_verdict: str | None
 
     class Meta:
         constraints = [
@@ -141,6 +148,8 @@ class DatasetVersion(models.Model):
     file_count = models.BigIntegerField(null=True, blank=True)
     source = models.CharField(max_length=50, blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now)
+    # Set by the portal's run page (apps/portal/views/run/page.py): ``size`` for people.
+    size_text: str
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["run", "name"], name="dataset_name_unique")]

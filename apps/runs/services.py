@@ -4,6 +4,7 @@ domain events to the outbox."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -13,10 +14,11 @@ from django.utils import timezone
 from kiroku.redaction import redact_environment, redact_json, redact_text
 
 from apps.accounts.principal import Principal
-from apps.artifacts.cleanup import artifacts_release_for_run
 from apps.audit import registry as audit_actions
 from apps.audit.services import audit_record
 from apps.core.errors import Conflict, Invalid
+from apps.core.hooks import Hook
+from apps.events import registry as domain_events
 from apps.events.services import event_emit
 from apps.projects.access import require_role
 from apps.projects.models import Project, Role
@@ -25,10 +27,10 @@ from apps.runs.recording import datasets_upsert, params_add, summary_upsert, tag
 from apps.runs.validation import RunCreateIn, RunFinishIn, RunUpdateIn
 
 STATUS_EVENTS = {
-    RunStatus.FINISHED: "run.finished",
-    RunStatus.FAILED: "run.failed",
-    RunStatus.KILLED: "run.killed",
-    RunStatus.CRASHED: "run.crashed",
+    RunStatus.FINISHED: domain_events.RUN_FINISHED,
+    RunStatus.FAILED: domain_events.RUN_FAILED,
+    RunStatus.KILLED: domain_events.RUN_KILLED,
+    RunStatus.CRASHED: domain_events.RUN_CRASHED,
 }
 
 
@@ -111,12 +113,6 @@ def run_create(*, principal: Principal, project: Project, data: RunCreateIn) -> 
             tags_apply(run=run, tags=data.tags)
             datasets_upsert(run=run, datasets=data.datasets)
             _run_audit(principal=principal, run=run, action=audit_actions.RUN_CREATE)
-            event_emit(
-                type="run.created",
-                project_id=project.pk,
-                run_id=run.pk,
-                payload=_event_payload(run),
-            )
     except IntegrityError:
         # A concurrent create with the same client_id won the race: answer with it.
         if data.client_id is None:
@@ -224,12 +220,6 @@ def run_resume(*, principal: Principal, run: Run) -> Run:
             action=audit_actions.RUN_RESUME,
             metadata={"previous_status": previous},
         )
-        event_emit(
-            type="run.resumed",
-            project_id=run.project_id,
-            run_id=run.pk,
-            payload=_event_payload(run, previous_status=previous),
-        )
     return run
 
 
@@ -284,7 +274,7 @@ def run_mark_stale_crashed(*, timeout: timedelta | None = None) -> int:
                 metadata={"last_heartbeat": run.heartbeat_at.isoformat()},
             )
             event_emit(
-                type="run.crashed",
+                type=domain_events.RUN_CRASHED,
                 project_id=run.project_id,
                 run_id=run.pk,
                 payload=_event_payload(run),
@@ -317,6 +307,11 @@ def _run_set_deleted(*, principal: Principal, run: Run, deleted: bool) -> Run:
     return run
 
 
+# Called inside the transaction that hard-deletes a run, with ``run=``, before its rows
+# go: apps above runs (the artifact store) release what they keep for it.
+run_purge_hooks: Hook[Callable[..., object]] = Hook("run purge")
+
+
 def run_purge_deleted(*, older_than_days: int) -> int:
     """Hard-delete runs soft-deleted more than ``older_than_days`` ago."""
     cutoff = timezone.now() - timedelta(days=older_than_days)
@@ -324,7 +319,8 @@ def run_purge_deleted(*, older_than_days: int) -> int:
     for run in Run.objects.filter(deleted_at__lte=cutoff).select_related("project")[:1000]:
         with transaction.atomic():
             _run_audit(principal=Principal.system(), run=run, action=audit_actions.RUN_PURGE)
-            artifacts_release_for_run(run=run)
+            for release in run_purge_hooks:
+                release(run=run)
             run.delete()
         purged += 1
     return purged

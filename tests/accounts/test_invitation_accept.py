@@ -12,14 +12,14 @@ from django.contrib.auth import SESSION_KEY
 from django.test import Client
 from django.utils import timezone
 
-from apps.accounts.invitations import (
+from apps.accounts.models import Invitation, User
+from apps.accounts.principal import Principal
+from apps.core.errors import Forbidden, NotFound
+from apps.projects.invitations import (
     invitation_accept,
     invitation_accept_with_signup,
     invitation_revoke,
 )
-from apps.accounts.models import Invitation, User
-from apps.accounts.principal import Principal
-from apps.core.errors import Forbidden, NotFound
 from apps.projects.models import Membership, Role
 from tests.accounts.conftest import PASSWORD, token_in
 from tests.accounts.invitation_helpers import PAGE, events, roles_of, signup, without_csrf
@@ -257,7 +257,7 @@ def test_a_double_submit_makes_one_account(token):
 def test_a_claim_lost_to_another_accept_undoes_the_account(token, monkeypatch):
     """The invitation is used between the page's check and the transaction: the claim
     finds it gone, and the account made in the same transaction is undone."""
-    from apps.accounts import invitations
+    from apps.projects import invitations
 
     real = invitations.invitation_get_pending
 

@@ -10,14 +10,14 @@ import pytest
 from django.contrib.auth import SESSION_KEY
 from django.test import Client
 
-from apps.accounts.invitations import (
+from apps.accounts.models import Invitation, User
+from apps.accounts.principal import Principal
+from apps.projects.invitations import (
     InvitationForAnother,
     email_mask,
     invitation_accept,
     invitation_email_matches,
 )
-from apps.accounts.models import Invitation, User
-from apps.accounts.principal import Principal
 from tests.accounts.invitation_helpers import events, roles_of, signup
 from tests.factories import UserFactory
 

@@ -15,14 +15,14 @@ from django.conf import settings
 from django.test import Client, override_settings
 from django.utils import timezone
 
-from apps.accounts.invitations import (
+from apps.accounts.models import Invitation, InvitationProject
+from apps.accounts.principal import Principal
+from apps.core.errors import Conflict, Forbidden, Invalid
+from apps.projects.invitations import (
     invitation_accept_with_signup,
     invitation_create,
     invitation_revoke,
 )
-from apps.accounts.models import Invitation, InvitationProject
-from apps.accounts.principal import Principal
-from apps.core.errors import Conflict, Forbidden, Invalid
 from apps.projects.models import Role
 from tests.accounts.conftest import PASSWORD, link_re
 from tests.accounts.invitation_helpers import PAGE, events
@@ -216,7 +216,7 @@ def test_a_failed_send_keeps_the_invitation_and_says_why(
     def refuse(*args, **kwargs):
         raise smtplib.SMTPRecipientsRefused({"d@example.com": (550, b"no such user")})
 
-    monkeypatch.setattr("apps.accounts.invitations.send_mail", refuse)
+    monkeypatch.setattr("apps.projects.invitations.send_mail", refuse)
     with django_capture_on_commit_callbacks(execute=True):
         created = invitation_create(
             principal=Principal(user=staff), email="d@example.com", grants=[(project, Role.VIEWER)]
@@ -230,7 +230,7 @@ def test_staff_see_that_the_email_was_not_sent(portal_as, staff, project, monkey
     def refuse(*args, **kwargs):
         raise ConnectionRefusedError(111, "Connection refused")
 
-    monkeypatch.setattr("apps.accounts.invitations.send_mail", refuse)
+    monkeypatch.setattr("apps.projects.invitations.send_mail", refuse)
     client = portal_as(staff)
     response = client.post(
         PAGE, {"action": "create", "email": "d@example.com", "role-vision": "admin"}

@@ -13,8 +13,8 @@ from django.utils import timezone
 from apps.accounts.models import ApiToken
 from apps.accounts.principal import Principal
 from apps.audit.models import AuditEvent
+from apps.projects.members import member_remove
 from apps.projects.models import Membership, Project, Role
-from apps.projects.services import member_remove
 from tests.factories import UserFactory, make_token
 
 ME = "/api/v1/me"
@@ -150,6 +150,8 @@ def test_an_admin_turns_the_setting_on_and_it_is_audited_apart(as_admin, project
     response = as_admin.patch(PROJECT, {"service_tokens_outlive_creator": True})
     assert response.status_code == 200
     assert response.json()["service_tokens_outlive_creator"] is True
+    project.refresh_from_db()
+    assert project.service_tokens_outlive_creator is True
     events = list(AuditEvent.objects.filter(project_id=project.pk).values("action", "metadata"))
     assert events == [
         {

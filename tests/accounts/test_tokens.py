@@ -12,11 +12,11 @@ from django.utils import timezone
 
 from apps.accounts.models import ApiToken
 from apps.accounts.principal import Principal
-from apps.accounts.services import token_create, token_revoke
 from apps.accounts.tokens import token_hash
 from apps.audit.models import AuditEvent
 from apps.core.errors import Forbidden, Invalid, NotFound
 from apps.projects.models import Role
+from apps.projects.tokens import token_create, token_revoke
 from tests.factories import make_token
 
 ME = "/api/v1/me"

@@ -73,6 +73,7 @@ def test_an_uppercase_digest_is_accepted_and_stored_lowercase(as_member, run_id)
     )
     assert response.status_code == 201
     assert response.json()["sha256"] == GOOD["sha256"]
+    assert Artifact.objects.get(pk=response.json()["id"]).sha256 == GOOD["sha256"]
 
 
 @pytest.mark.parametrize(

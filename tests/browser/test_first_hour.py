@@ -1,4 +1,4 @@
-"""The first hour, as a newcomer walks it (issue 16's "Done when"), in Debian's Chromium.
+"""The first hour, as a newcomer walks it, in Debian's Chromium.
 
 A fresh ``make run PORT=<free port>`` (the embedded default: SQLite in a temporary
 KIROKU_VAR_DIR, no DATABASE_URL or REDIS_URL); sign in with the password it printed;

@@ -1,5 +1,5 @@
 """Comments on runs: threads one level deep, mentions of members only, edit and
-soft delete, sanitised markdown, the comment.posted event."""
+soft delete, sanitised markdown, the comment.mention event."""
 
 from __future__ import annotations
 
@@ -68,17 +68,17 @@ def test_mentions_link_members_and_ignore_everyone_else(as_member, run_id, outsi
     )
 
 
-def test_a_comment_posted_event_names_the_mentioned_users(
+def test_a_mention_event_names_the_mentioned_users(
     as_member, run_id, django_capture_on_commit_callbacks
 ):
     comment = post(as_member, run_id, "ping @alice_admin @carol_viewer").json()
-    event = DomainEvent.objects.get(type="comment.posted")
+    event = DomainEvent.objects.get(type="comment.mention")
     assert event.payload == {
         "comment_id": comment["id"],
         "run_id": run_id,
-        "project": "vision",
         "author": "bob_member",
         "mentioned": ["alice_admin", "carol_viewer"],
+        "excerpt": "ping @alice_admin @carol_viewer",
     }
 
 
@@ -94,7 +94,9 @@ def test_a_comment_over_20000_characters_is_refused(as_member, run_id):
 
 
 def test_a_comment_of_exactly_20000_characters_is_kept(as_member, run_id):
-    assert post(as_member, run_id, "x" * 20_000).status_code == 201
+    response = post(as_member, run_id, "x" * 20_000)
+    assert response.status_code == 201
+    assert Comment.objects.get(pk=response.json()["id"]).body == "x" * 20_000
 
 
 @pytest.mark.parametrize("body", ["", "   ", None, 5, ["x"]])
@@ -110,6 +112,9 @@ def test_the_author_edits_and_the_comment_is_marked_edited(as_member, run_id):
     assert response.status_code == 200
     assert response.json()["body"] == "first"
     assert response.json()["edited_at"] is not None
+    row = Comment.objects.get(pk=comment["id"])
+    assert (row.body, row.body_html) == ("first", "<p>first</p>\n")
+    assert row.edited_at is not None
 
 
 def test_a_deleted_comment_keeps_its_place_without_its_text(as_member, as_viewer, run_id):
@@ -125,6 +130,8 @@ def test_a_deleted_comment_keeps_its_place_without_its_text(as_member, as_viewer
 def test_an_admin_deletes_anyones_comment(as_member, as_admin, run_id):
     comment = post(as_member, run_id, "oops").json()
     assert as_admin.delete(f"{API}/comments/{comment['id']}").status_code == 204
+    row = Comment.objects.get(pk=comment["id"])
+    assert (row.deleted_at is not None, row.body, row.body_html) == (True, "", "")
 
 
 def test_commenting_on_a_run_you_cannot_read_is_404(as_outsider, run_id):

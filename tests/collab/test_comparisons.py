@@ -95,20 +95,20 @@ def test_a_share_link_names_exactly_one_target(comparison, runs):
             )
 
 
-def test_a_comparison_comment_event_names_the_comparison(
+def test_a_comparison_comments_mention_event_names_the_comparison(
     comparison, project, viewer, django_capture_on_commit_callbacks
 ):
     comment = services.comment_create(
         principal=as_user(viewer), target=comparison, body="hi @bob_member"
     )
-    event = DomainEvent.objects.get(type="comment.posted")
+    event = DomainEvent.objects.get(type="comment.mention")
     assert (event.project_id, event.run_id) == (project.pk, None)
     assert event.payload == {
         "comment_id": comment.pk,
         "comparison_id": comparison.pk,
-        "project": "vision",
         "author": "carol_viewer",
         "mentioned": ["bob_member"],
+        "excerpt": "hi @bob_member",
     }
 
 

@@ -69,8 +69,10 @@ def test_a_tokens_comment_is_the_tokens_and_says_so(ci_comment, ci_token):
     assert ci_comment["author"] == "ci (service token)"
 
 
-def test_a_tokens_comment_event_names_the_token(ci_comment):
-    event = DomainEvent.objects.get(type="comment.posted")
+def test_a_tokens_mention_event_names_the_token(as_ci, run_id):
+    response = as_ci.post(f"{API}/runs/{run_id}/comments", {"body": "nightly: @bob_member"})
+    assert response.status_code == 201
+    event = DomainEvent.objects.get(type="comment.mention")
     assert event.payload["author"] == "ci (service token)"
 
 
@@ -94,6 +96,7 @@ def test_the_tokens_creator_cannot_edit_the_tokens_comment(as_admin, ci_comment)
 
 def test_the_tokens_creator_deletes_its_comment_as_a_project_admin(as_admin, ci_comment):
     assert as_admin.delete(f"{API}/comments/{ci_comment['id']}").status_code == 204
+    assert Comment.objects.get(pk=ci_comment["id"]).deleted_at is not None
 
 
 def test_the_tokens_creator_who_is_no_admin_cannot_delete_its_comment(
@@ -105,6 +108,8 @@ def test_the_tokens_creator_who_is_no_admin_cannot_delete_its_comment(
     response = api_as(member).delete(f"{API}/comments/{comment['id']}")
     assert response.status_code == 403
     assert response.json() == _refused("only its author or a project admin can delete a comment")
+    row = Comment.objects.get(pk=comment["id"])
+    assert (row.deleted_at, row.body) == (None, "hello")
 
 
 def test_another_token_of_the_same_creator_cannot_edit_or_delete_it(as_viewer_service, ci_comment):
@@ -169,6 +174,7 @@ def test_a_member_who_made_the_token_cannot_revoke_its_link(api_as, member, proj
 
 def test_a_project_admin_revokes_a_tokens_share_link(as_admin, ci_link):
     assert as_admin.delete(f"{API}/share-links/{ci_link['id']}").status_code == 204
+    assert ShareLink.objects.get(pk=ci_link["id"]).revoked_at is not None
 
 
 # --- saved comparisons (written through the services: the portal saves them) ------------

@@ -149,6 +149,7 @@ def test_turning_sharing_off_kills_every_link_and_refuses_new_ones(shared, as_me
         "message": "link sharing is turned off for this project",
         "field": None,
     }
+    assert ShareLink.objects.count() == 1
 
 
 @pytest.mark.parametrize("method", ["post", "put", "patch", "delete"])

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import pytest
+
+from apps.runs.models import Run
 
 
 def assert_error(response, status: int, field: str | None = None) -> None:
@@ -218,6 +221,11 @@ def test_a_surrogate_pair_is_one_character_and_is_stored(as_member):
         "smile \U0001f600",
         {"mood": "\U0001f600"},
     )
+    run = Run.objects.get(public_id=response.json()["id"])
+    assert (run.name, dict(run.tags.values_list("key", "value"))) == (
+        "smile \U0001f600",
+        {"mood": "\U0001f600"},
+    )
 
 
 # ---- ids and integers in paths, queries: ASCII digits only -------------------------------
@@ -304,10 +312,17 @@ def test_search_times_outside_utc_years_1_to_9999_are_400(as_member, run_id, mom
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("moment", ["9999-12-31T09:59:59-14:00", "0001-01-01T14:00:00+14:00"])
-def test_the_utc_extremes_themselves_are_stored(as_member, moment):
+@pytest.mark.parametrize(
+    ("moment", "utc"),
+    [
+        ("9999-12-31T09:59:59-14:00", datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)),
+        ("0001-01-01T14:00:00+14:00", datetime(1, 1, 1, tzinfo=UTC)),
+    ],
+)
+def test_the_utc_extremes_themselves_are_stored(as_member, moment, utc):
     response = as_member.post("/api/v1/projects/vision/runs", {"name": "x", "started_at": moment})
     assert response.status_code == 201, response.content
+    assert Run.objects.get(public_id=response.json()["id"]).started_at == utc
 
 
 @pytest.mark.django_db

@@ -62,7 +62,7 @@ def test_an_operation_is_in_its_area(schema, operation, area):
     ("module", "area"),
     [
         ("apps.collab.api.comments", "collaboration"),
-        ("apps.audit.api", "projects"),
+        ("apps.projects.api.audit", "projects"),
         ("apps.portal.views.runs_table", None),
         ("rest_framework.views", None),
     ],

@@ -7,7 +7,7 @@ import dataclasses
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from apps.notifications.report import Mention, MetricLine, ParamChange, Report, RunRef
+from apps.notifications.report_content import Mention, MetricLine, ParamChange, Report, RunRef
 
 BASE_URL = "https://kiroku.example.com"
 PROJECT_URL = f"{BASE_URL}/projects/vision"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from apps.notifications.models import Destination
-from apps.notifications.reports import report_for
+from apps.notifications.report_builder import report_for
 from apps.notifications.services.deliveries import delivery_attempt
 from apps.runs.models import Run
 from tests.notifications.helpers import dispatch_pending, rule

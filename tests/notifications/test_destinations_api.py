@@ -69,6 +69,12 @@ def test_a_notion_database_id_is_stored_in_its_dashed_form(as_admin, project):
     assert response.status_code == 201
     assert response.json()["target"] == "1f2e3d4c-5b6a-7988-1726-354453627180"
     assert response.json()["token_hint"] == "••••1234"
+    destination = Destination.objects.get(pk=response.json()["id"])
+    assert (destination.kind, destination.target) == (
+        "notion",
+        "1f2e3d4c-5b6a-7988-1726-354453627180",
+    )
+    assert destination.credentials == {"token": NOTION_TOKEN}
 
 
 def test_the_token_never_appears_in_any_answer_or_audit_event(as_admin, project):
@@ -140,7 +146,11 @@ def _error(response) -> tuple[int, str | None]:
             "config.database_id must be a Notion database id: 32 hex digits, with or without "
             "dashes",
         ),
-        ({"kind": "slack", "name": "n"}, "config", "This field is required."),
+        (
+            {"kind": "slack", "name": "n"},
+            "config",
+            "config must be an object with token and channel",
+        ),
         (
             {**SLACK_BODY, "secret": 1},
             "secret",
@@ -249,6 +259,13 @@ def test_a_rename_keeps_the_broken_state(as_admin, project):
     assert response.status_code == 200
     assert response.json()["name"] == "renamed"
     assert response.json()["broken"]["reason"] == "invalid_auth"
+    broken_at = destination.broken_at
+    destination.refresh_from_db()
+    assert (destination.name, destination.broken_reason, destination.broken_at) == (
+        "renamed",
+        "invalid_auth",
+        broken_at,
+    )
 
 
 def test_a_patch_that_changes_nothing_records_nothing(as_admin, project):

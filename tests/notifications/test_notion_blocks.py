@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from apps.notifications.report import MetricLine, ParamChange, RunRef
+from apps.notifications.report_content import MetricLine, ParamChange, RunRef
 from apps.notifications.transports.notion.blocks import MAX_BYTES, batch_end, notion_page
 from tests.notifications.fake_notion_checks import (
     check_children,

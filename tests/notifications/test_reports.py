@@ -8,8 +8,8 @@ import uuid
 import pytest
 
 from apps.notifications.models import Delivery
-from apps.notifications.report import MetricLine, ParamChange, format_delta, format_number
-from apps.notifications.reports import report_for
+from apps.notifications.report_builder import report_for
+from apps.notifications.report_content import MetricLine, ParamChange, format_delta, format_number
 from apps.projects.models import Project
 from apps.runs.models import Run
 from tests.conftest import points

@@ -9,7 +9,7 @@ import pytest
 from apps.audit.models import AuditEvent
 from apps.core.errors import Invalid
 from apps.notifications.models import Delivery, Rule
-from apps.notifications.services.rules import rule_create
+from apps.notifications.validation import rule_create_clean
 from apps.projects.models import Role
 from tests.notifications.helpers import rule, slack_destination
 
@@ -227,16 +227,14 @@ def test_a_bad_field_is_a_400_naming_it(as_admin, destination, body, field, mess
     assert events("rule.create") == []
 
 
-def test_a_non_finite_threshold_is_refused_by_the_service(destination, admin):
-    from apps.accounts.principal import Principal
-
+def test_a_non_finite_threshold_is_refused(destination):
     with pytest.raises(Invalid) as raised:
-        rule_create(
-            principal=Principal(user=admin),
-            project=destination.project,
-            event="metric.threshold",
-            destination=destination,
-            condition={**THRESHOLD, "value": float("inf")},
+        rule_create_clean(
+            {
+                "event": "metric.threshold",
+                "destination": destination.pk,
+                "condition": {**THRESHOLD, "value": float("inf")},
+            }
         )
     assert raised.value.field == "condition.value"
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from apps.notifications.report import Mention, MetricLine, ParamChange, RunRef
+from apps.notifications.report_content import Mention, MetricLine, ParamChange, RunRef
 from apps.notifications.transports.slack import blocks as slack_blocks
 from apps.notifications.transports.slack.blocks import slack_message, units
 from tests.notifications.fake_slack_checks import block_errors

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import sys
-import types
 
 import pytest
 from django.utils import timezone
@@ -17,31 +15,6 @@ from apps.notifications.transports.slack.notifier import SlackNotifier
 from tests.notifications.report_fixtures import fixture_report, mention_report
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def thread_selector(monkeypatch):
-    """``selectors_threads.thread_root`` as the lead specified it, until it exists: the
-    ts of the first sent Slack delivery of the same destination and run."""
-    if importlib.util.find_spec("apps.notifications.selectors_threads") is not None:
-        return
-    module = types.ModuleType("apps.notifications.selectors_threads")
-
-    def thread_root(delivery):
-        first = (
-            Delivery.objects.filter(
-                destination_id=delivery.destination_id,
-                run_id=delivery.run_id,
-                status=DeliveryStatus.SENT,
-            )
-            .exclude(pk=delivery.pk)
-            .order_by("sent_at", "pk")
-            .first()
-        )
-        return (first.thread_ts or first.remote_id) if first else None
-
-    module.thread_root = thread_root
-    monkeypatch.setitem(sys.modules, module.__name__, module)
 
 
 @pytest.fixture

@@ -62,6 +62,7 @@ def test_a_project_made_from_its_name_alone(portal_as, outsider):
 def test_a_typed_slug_wins_over_the_name(portal_as, outsider):
     response = portal_as(outsider).post("/projects", {"name": "Vision Models", "slug": "vm"})
     assert response["Location"] == "/projects/vm"
+    assert Project.objects.get(slug="vm").name == "Vision Models"
 
 
 def test_a_taken_slug_says_so_and_keeps_the_form(portal_as, outsider, project):

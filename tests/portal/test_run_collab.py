@@ -74,6 +74,8 @@ def test_the_author_edits_in_place(portal_as, member, urls):
         .content.decode()
     )
     assert "<p>first</p>" in html and "(edited)" in html
+    comment.refresh_from_db()
+    assert (comment.body, comment.edited_at is not None) == ("first", True)
 
 
 def test_an_outsider_gets_404_for_the_thread(portal_as, outsider, urls):

@@ -50,12 +50,16 @@ def test_a_pinned_run_of_this_project(as_admin, project, run):
     response = as_admin.patch(URL, {"baseline": {"mode": "pinned", "run": run.public_id}})
     assert response.status_code == 200
     assert response.json()["baseline"] == {"mode": "pinned", "run": run.public_id}
+    project.refresh_from_db()
+    assert project.baseline == {"mode": "pinned", "run": run.public_id}
 
 
 def test_primary_metrics_are_kept_in_order_without_repeats(as_admin, project):
     response = as_admin.patch(URL, {"primary_metrics": ["val/acc", "val/loss", "val/acc"]})
     assert response.status_code == 200
     assert response.json()["primary_metrics"] == ["val/acc", "val/loss"]
+    project.refresh_from_db()
+    assert project.primary_metrics == ["val/acc", "val/loss"]
 
 
 def test_the_change_is_audited_with_before_and_after(as_admin, project):

@@ -65,6 +65,7 @@ def test_role_change_accepts_any_case(as_admin, project):
     response = as_admin.patch(f"{MEMBERS}/carol_viewer", {"role": "ADMIN"})
     assert response.status_code == 200
     assert response.json()["role"] == "admin"
+    assert _roles(project)["carol_viewer"] == Role.ADMIN
 
 
 def test_adding_an_existing_member_is_a_conflict(as_admin, project):

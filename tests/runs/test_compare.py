@@ -5,7 +5,10 @@ from __future__ import annotations
 import pytest
 
 from apps.core.errors import Invalid
-from apps.runs.compare import Gate, MetricLine, baseline_spec_parse, gate_parse
+from apps.projects.comparison import Baseline
+from apps.runs.baseline import baseline_spec_parse
+from apps.runs.comparison import MetricLine
+from apps.runs.gates import Gate, gate_parse
 
 pytestmark = pytest.mark.django_db
 
@@ -96,11 +99,11 @@ def test_a_percentage_against_a_zero_baseline_is_not_evaluated():
 @pytest.mark.parametrize(
     ("spec", "setting"),
     [
-        ("branch:main", {"mode": "branch", "branch": "main"}),
-        ("branch:release/2.0", {"mode": "branch", "branch": "release/2.0"}),
-        ("run:" + "a" * 32, {"mode": "pinned", "run": "a" * 32}),
-        ("best:eval/acc:max", {"mode": "best", "metric": "eval/acc", "goal": "max"}),
-        ("best:a:b:min", {"mode": "best", "metric": "a:b", "goal": "min"}),
+        ("branch:main", Baseline("branch", branch="main")),
+        ("branch:release/2.0", Baseline("branch", branch="release/2.0")),
+        ("run:" + "a" * 32, Baseline("pinned", run="a" * 32)),
+        ("best:eval/acc:max", Baseline("best", metric="eval/acc", goal="max")),
+        ("best:a:b:min", Baseline("best", metric="a:b", goal="min")),
         ("", None),
         ("project", None),
     ],

@@ -233,6 +233,8 @@ def test_ended_run_refuses_points_and_params(as_member, run_id, status):
         response = log(as_member, run_id, batch_id=f"late-{len(body)}-{next(iter(body))}", **body)
         assert response.status_code == 409
         assert response.json()["error"]["code"] == "conflict"
+    assert MetricPoint.objects.filter(run__public_id=run_id).count() == 0
+    assert Param.objects.filter(run__public_id=run_id).count() == 0
 
 
 @pytest.mark.django_db
@@ -240,6 +242,9 @@ def test_ended_run_still_takes_tags_and_summary(as_member, run_id):
     as_member.post(f"/api/v1/runs/{run_id}/finish", {"status": "finished"})
     response = log(as_member, run_id, batch_id="late", tags={"k": "v"}, summary={"best": 1})
     assert response.status_code == 200
+    run = Run.objects.get(public_id=run_id)
+    assert dict(run.tags.values_list("key", "value")) == {"k": "v"}
+    assert dict(run.summary_values.values_list("key", "value")) == {"best": 1}
 
 
 @pytest.mark.django_db

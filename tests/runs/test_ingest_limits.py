@@ -8,6 +8,7 @@ import pytest
 
 from apps.core.parsers import MAX_BODY_BYTES
 from apps.runs import limits
+from apps.runs.models import MetricPoint, Tag
 from tests.conftest import points
 
 
@@ -23,6 +24,8 @@ def error(response) -> tuple[int, str | None]:
 def test_metric_points_at_the_limit_are_stored(as_member, run_id):
     response = log(as_member, run_id, metrics=points("m", range(limits.MAX_METRICS_PER_BATCH)))
     assert response.json()["stored"]["metrics"] == 10_000
+    stored = MetricPoint.objects.filter(run__public_id=run_id, key="m")
+    assert sorted(stored.values_list("step", flat=True)) == list(range(10_000))
 
 
 @pytest.mark.django_db
@@ -191,6 +194,7 @@ def test_numbers_beyond_float64_are_refused_not_turned_into_infinity(as_member, 
         f"/api/v1/runs/{run_id}/log", data=body, content_type="application/json"
     )
     assert error(response) == (400, "metrics[0].value")
+    assert not MetricPoint.objects.filter(run__public_id=run_id).exists()
 
 
 # ---- dataset sizes: stored as bigint ------------------------------------------------------
@@ -269,3 +273,5 @@ def test_tags_set_by_an_edit_count_towards_the_cap(as_member, run_id):
     assert response.status_code == 200  # one removed, one added: still 10,000
     response = as_member.patch(f"/api/v1/runs/{run_id}", {"tags": {"newer": "b"}})
     assert error(response) == (400, "tags")
+    keys = set(Tag.objects.filter(run__public_id=run_id).values_list("key", flat=True))
+    assert (len(keys), "new" in keys, "k0" in keys, "newer" in keys) == (10_000, True, False, False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 
 from apps.artifacts.storage.base import Store
+from apps.core.health import OK
 
 
 def store_get() -> Store:
@@ -21,6 +22,12 @@ def store_get() -> Store:
     from apps.artifacts.storage.local import LocalStore
 
     return LocalStore(root=config["root"])
+
+
+def store_check() -> str:
+    """``/readyz``'s ``artifact_store`` check: ``"ok"``, or CheckFailed from the store."""
+    store_get().check()
+    return OK
 
 
 def key_prefix() -> str:

@@ -133,6 +133,12 @@ class Store(ABC):
         """Remove the object and abort its multipart upload, if any. Deleting what is
         not there is not an error."""
 
+    @abstractmethod
+    def check(self) -> None:
+        """Whether the store can take objects now (``/readyz``). Raises
+        ``apps.core.health.CheckFailed`` with a short public reason (never a URL), or
+        lets a client library's exception through (reported by its type)."""
+
 
 def part_sizes(size: int, part_size: int) -> list[int]:
     """The size of each part of a ``size``-byte object cut into ``part_size`` parts."""

@@ -11,9 +11,11 @@ refuses a presigned PUT whose body differs from its signed checksum.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
 import shutil
+import tempfile
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,6 +31,9 @@ from apps.artifacts.storage.base import (
     UploadProblem,
     part_sizes,
 )
+from apps.core.health import CheckFailed
+
+logger = logging.getLogger(__name__)
 
 TICKET_SALT = "kiroku.artifacts.store"
 CHUNK = 1024 * 1024
@@ -204,6 +209,16 @@ class LocalStore(Store):
         finally:
             temporary.unlink(missing_ok=True)
         shutil.rmtree(folder, ignore_errors=True)
+
+    def check(self) -> None:
+        try:
+            # The store creates its folder on first write; so may this.
+            self.root.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=self.root, prefix=".kiroku-readyz-"):
+                pass
+        except OSError as exc:
+            logger.warning("readiness check artifact_store: %s", exc)
+            raise CheckFailed("folder not writable") from None
 
     def delete(self, *, key, upload_id="") -> None:
         self._file(key).unlink(missing_ok=True)

@@ -10,6 +10,7 @@ store that does not enforce signatures still cannot complete a wrong object.
 from __future__ import annotations
 
 import functools
+import logging
 from datetime import datetime
 from typing import Any
 
@@ -29,6 +30,9 @@ from apps.artifacts.storage.base import (
     part_sizes,
     sha256_b64,
 )
+from apps.core.health import CheckFailed
+
+logger = logging.getLogger(__name__)
 
 LIST_PARTS_PAGE = 1000
 DELETE_BATCH = 1000
@@ -250,6 +254,18 @@ class S3Store(Store):
                 download.attachment, download.filename
             ),
         )
+
+    def check(self) -> None:
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except ClientError as exc:
+            code = _error_code(exc)
+            logger.warning("readiness check artifact_store: %s", exc)
+            if code in {"404", "NoSuchBucket", "NotFound"}:
+                raise CheckFailed("bucket not found") from None
+            if code in {"403", "AccessDenied", "Forbidden"}:
+                raise CheckFailed("access denied") from None
+            raise CheckFailed(f"S3 error {code[:40]}") from None
 
     def delete(self, *, key, upload_id="") -> None:
         try:

@@ -15,9 +15,6 @@ from apps.collab.services.common import Target
 from apps.collab.services.comparisons import comparison_create
 from apps.collab.services.share_links import (
     SHARE_ACCESS_AUDIT_SECONDS,
-    SHARE_DEFAULT_SECONDS,
-    SHARE_MAX_SECONDS,
-    SHARE_MIN_SECONDS,
     SHARE_TOKEN_BYTES,
     CreatedShareLink,
     project_sharing_set,
@@ -31,9 +28,6 @@ from apps.collab.services.share_links import (
 __all__ = [
     "MENTION_EXCERPT_MAX",
     "SHARE_ACCESS_AUDIT_SECONDS",
-    "SHARE_DEFAULT_SECONDS",
-    "SHARE_MAX_SECONDS",
-    "SHARE_MIN_SECONDS",
     "SHARE_TOKEN_BYTES",
     "CreatedShareLink",
     "Target",

@@ -6,19 +6,20 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from django.db import transaction
-from django.urls import reverse
 from django.utils import timezone
 
 from apps.accounts.models import User
 from apps.accounts.principal import Principal
 from apps.audit import registry as audit_actions
-from apps.collab.models import COMMENT_MAX_LENGTH, Comment
+from apps.collab.models import Comment
 from apps.collab.services.common import Target, maker_fields, target_audit, target_fields
 from apps.core.errors import Forbidden, Invalid, not_found
 from apps.core.markdown import markdown_render_mentions
+from apps.events import registry as domain_events
 from apps.events.services import event_emit
 from apps.projects.access import require_role
 from apps.projects.models import Membership, Project, Role
+from apps.runs.links import runs_path
 from apps.runs.models import Run
 
 # A mention notification quotes at most this much of the comment.
@@ -28,22 +29,11 @@ MENTION_EXCERPT_MAX = 500
 def _mention_urls(project: Project) -> dict[str, str]:
     """Username → link for everyone who may read the project (its members): only
     they can be mentioned. The link opens the runs they authored."""
-    runs_url = reverse("portal:runs", kwargs={"slug": project.slug})
+    runs_url = runs_path(project.slug)
     usernames = Membership.objects.filter(project=project, user__is_active=True).values_list(
         "user__username", flat=True
     )
     return {name: f"{runs_url}?{urlencode({'filter': f'author = {name!r}'})}" for name in usernames}
-
-
-def _body_clean(body: object) -> str:
-    if not isinstance(body, str) or not body.strip():
-        raise Invalid("body must be non-empty markdown text", field="body")
-    if len(body) > COMMENT_MAX_LENGTH:
-        raise Invalid(
-            f"body must be at most {COMMENT_MAX_LENGTH:,} characters (got {len(body):,})",
-            field="body",
-        )
-    return body
 
 
 def _render(comment: Comment, project: Project) -> list[str]:
@@ -53,22 +43,20 @@ def _render(comment: Comment, project: Project) -> list[str]:
 
 
 def comment_create(
-    *, principal: Principal, target: Target, body: object, parent_id: object = None
+    *, principal: Principal, target: Target, body: str, parent_id: int | None = None
 ) -> Comment:
     """Comment on ``target``, a run or a saved comparison (anyone who can read its
     project, viewers included), or reply to one of its comments; a reply to a reply
     joins the thread of the comment it answers (threads are one level deep). Mentions
-    of project members are linked, stored and sent in the ``comment.posted`` event
-    after commit."""
+    of project members are linked, stored and sent in the ``comment.mention`` event
+    after commit. ``body`` is checked beforehand (``apps.collab.validation``); Invalid
+    naming ``parent`` when it is not a live comment on ``target``."""
     project = target.project
     is_run = isinstance(target, Run)
     require_role(principal, project, Role.VIEWER, what="run" if is_run else "comparison")
     maker = maker_fields(principal, "author")
-    body = _body_clean(body)
     parent = None
     if parent_id is not None:
-        if type(parent_id) is not int:
-            raise Invalid("parent must be a comment id (an integer)", field="parent")
         parent = Comment.objects.filter(
             pk=parent_id, deleted_at__isnull=True, **target_fields(target)
         ).first()
@@ -85,22 +73,14 @@ def comment_create(
         users = list(User.objects.filter(username__in=mentioned))
         comment.mentions.set(users)
         target_audit(principal, target, audit_actions.COMMENT_CREATE, comment.pk, parent=parent_id)
-        on = {"run_id": target.public_id} if is_run else {"comparison_id": target.pk}
-        event_emit(
-            type="comment.posted",
-            project_id=project.pk,
-            run_id=target.pk if is_run else None,
-            payload={
-                "comment_id": comment.pk,
-                **on,
-                "project": project.slug,
-                "author": comment.author_label,
-                "mentioned": sorted(user.username for user in users),
-            },
+        on = (
+            {"run_id": target.public_id}
+            if isinstance(target, Run)
+            else {"comparison_id": target.pk}
         )
         if users:
             event_emit(
-                type="comment.mention",
+                type=domain_events.COMMENT_MENTION,
                 project_id=project.pk,
                 run_id=target.pk if is_run else None,
                 payload={
@@ -114,15 +94,16 @@ def comment_create(
     return comment
 
 
-def comment_edit(*, principal: Principal, comment: Comment, body: object) -> Comment:
-    """Change a comment's text (its author only); it is marked edited."""
+def comment_edit(*, principal: Principal, comment: Comment, body: str) -> Comment:
+    """Change a comment's text to ``body`` (checked beforehand, as for a new comment;
+    its author only); it is marked edited."""
     target = comment.target
     require_role(principal, target.project, Role.VIEWER, what="comment")
     if comment.deleted_at is not None:
         raise not_found("comment")
     if not principal.owns(user_id=comment.author_id, token_id=comment.created_by_token_id):
         raise Forbidden("only its author can edit a comment")
-    comment.body = _body_clean(body)
+    comment.body = body
     mentioned = _render(comment, target.project)
     comment.edited_at = timezone.now()
     with transaction.atomic():

@@ -32,6 +32,7 @@ def target_audit(
 ) -> None:
     """Record ``action`` against ``target`` in its project's audit log, with the id of
     the row it concerns (``target_id``) and ``metadata`` beside it."""
+    target_key: int | str
     if isinstance(target, SavedComparison):
         kind, target_key = "comparison", target.pk
     else:

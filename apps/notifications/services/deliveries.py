@@ -27,9 +27,8 @@ from django.utils import timezone
 
 from apps.core.metrics import delivery_outcome
 from apps.notifications import pacing
-from apps.notifications.crypto import CredentialsUnreadable
 from apps.notifications.models import Delivery, DeliveryStatus, Destination
-from apps.notifications.reports import report_for
+from apps.notifications.report_builder import report_for
 from apps.notifications.transports import notifier_for
 from apps.notifications.transports.base import Sent, TransportError
 
@@ -87,9 +86,10 @@ def _attempt(delivery: Delivery) -> str:
         if later is not None:
             _postpone(delivery, seconds=later)
             return "skipped"
-    delivery = _claim(delivery_id)
-    if delivery is None:
+    claimed = _claim(delivery_id)
+    if claimed is None:
         return "skipped"
+    delivery = claimed
     destination = delivery.destination
     if destination.is_broken:
         _finish(
@@ -101,9 +101,6 @@ def _attempt(delivery: Delivery) -> str:
     try:
         report = report_for(delivery)
         sent = notifier.send(delivery, report)
-    except CredentialsUnreadable:
-        _fail_permanently(delivery, code="credentials_unreadable")
-        return "failed"
     except TransportError as exc:
         if exc.permanent and exc.destination_ok:
             _finish(delivery, status=DeliveryStatus.FAILED, error=exc.code)
@@ -188,9 +185,6 @@ def _retry_or_fail(delivery: Delivery, *, code: str, retry_after: float | None) 
         )
         return "failed"
     delay = backoff_seconds(delivery.attempts)
-    if retry_after is not None:
-        delay = max(delay, retry_after)
-    delay = min(delay, float(settings.KIROKU_NOTIFY_BACKOFF_CAP_SECONDS))
     if retry_after is not None:
         delay = max(delay, retry_after)  # the remote's word wins over our cap
     now = timezone.now()

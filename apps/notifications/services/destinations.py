@@ -7,8 +7,6 @@ Credentials are write-only: they are stored encrypted through
 
 from __future__ import annotations
 
-import re
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,23 +16,14 @@ from django.utils import timezone
 from apps.accounts.principal import Principal
 from apps.audit import registry as audit_actions
 from apps.audit.services import audit_record
-from apps.core.errors import Conflict, Invalid
+from apps.core.errors import Conflict
 from apps.notifications.crypto import CredentialsUnreadable
-from apps.notifications.models import Destination, DestinationKind
+from apps.notifications.models import Destination
 from apps.notifications.transports import notifier_for
 from apps.notifications.transports.base import TransportError
+from apps.notifications.validation import DestinationCreateIn, DestinationUpdateIn
 from apps.projects.access import require_role
 from apps.projects.models import Project, Role
-
-UNSET: Any = object()
-NAME_MAX = 100
-TOKEN_MAX = 200
-SLACK_TOKEN_PREFIXES = ("xoxb-", "xoxp-")
-# Public channels start with C, private ones (older workspaces) with G.
-SLACK_CHANNEL_RE = re.compile(r"^[CG][A-Z0-9]{6,20}$")
-NOTION_ID_RE = re.compile(r"^[0-9a-fA-F]{32}$|^[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}$")
-# The key of the config that names the target, per kind.
-TARGET_KEY = {DestinationKind.SLACK: "channel", DestinationKind.NOTION: "database_id"}
 
 
 @dataclass(frozen=True)
@@ -46,80 +35,6 @@ class TestOutcome:
 
     ok: bool
     code: str = ""
-
-
-def _name_clean(name: object) -> str:
-    if not isinstance(name, str) or not name.strip():
-        raise Invalid("name must be non-empty text", field="name")
-    name = name.strip()
-    if len(name) > NAME_MAX:
-        raise Invalid(f"name must be at most {NAME_MAX} characters (got {len(name)})", field="name")
-    return name
-
-
-def _kind_clean(kind: object) -> DestinationKind:
-    if kind not in DestinationKind.values:
-        raise Invalid("kind must be 'slack' or 'notion'", field="kind")
-    return DestinationKind(kind)
-
-
-def _token_clean(kind: DestinationKind, token: object) -> str:
-    field = "config.token"
-    if not isinstance(token, str) or not token.strip():
-        raise Invalid("config.token must be non-empty text", field=field)
-    token = token.strip()
-    if len(token) > TOKEN_MAX:
-        raise Invalid(f"config.token must be at most {TOKEN_MAX} characters", field=field)
-    # It goes into an Authorization header as it is.
-    if not token.isascii() or not token.isprintable() or " " in token:
-        raise Invalid("config.token must be printable ASCII without spaces", field=field)
-    if kind == DestinationKind.SLACK and not token.startswith(SLACK_TOKEN_PREFIXES):
-        raise Invalid(
-            "config.token must be a Slack bot or user token (starting with xoxb- or xoxp-)",
-            field=field,
-        )
-    return token
-
-
-def _target_clean(kind: DestinationKind, value: object) -> str:
-    key = TARGET_KEY[kind]
-    field = f"config.{key}"
-    text = value.strip() if isinstance(value, str) else ""
-    if kind == DestinationKind.SLACK:
-        if not SLACK_CHANNEL_RE.fullmatch(text):
-            raise Invalid(
-                f"{field} must be a Slack channel id such as C0123ABCD (the channel's "
-                "details show it), not its name",
-                field=field,
-            )
-        return text
-    if not NOTION_ID_RE.fullmatch(text):
-        raise Invalid(
-            f"{field} must be a Notion database id: 32 hex digits, with or without dashes",
-            field=field,
-        )
-    return str(uuid.UUID(text))
-
-
-def _config_parse(
-    kind: DestinationKind, config: object, *, partial: bool
-) -> tuple[str | None, str | None]:
-    """(token, target) from ``config``; None for what a partial change leaves out."""
-    key = TARGET_KEY[kind]
-    if not isinstance(config, dict):
-        raise Invalid(f"config must be an object with token and {key}", field="config")
-    unknown = sorted(set(config) - {"token", key})
-    if unknown:
-        raise Invalid(
-            f"config of a {kind.label} destination takes only token and {key} (got {unknown[0]!r})",
-            field=f"config.{unknown[0]}",
-        )
-    token = target = None
-    if "token" in config or not partial:
-        token = _token_clean(kind, config.get("token"))
-    if key in config or not partial:
-        target = _target_clean(kind, config.get(key))
-    return token, target
 
 
 def _audit(principal: Principal, destination: Destination, action, **metadata: Any) -> None:
@@ -142,53 +57,45 @@ def _name_taken(name: str) -> Conflict:
 
 
 def destination_create(
-    *, principal: Principal, project: Project, kind: object, name: object, config: object
+    *, principal: Principal, project: Project, data: DestinationCreateIn
 ) -> Destination:
-    """Connect a Slack channel (config ``{"token", "channel"}``) or a Notion database
-    (config ``{"token", "database_id"}``) to ``project`` (admins). Names are unique in
-    a project (Conflict naming ``name``); bad input is Invalid naming the field."""
+    """Connect a Slack channel or a Notion database to ``project`` (admins). Names are
+    unique in a project (Conflict naming ``name``)."""
     require_role(principal, project, Role.ADMIN)
-    kind = _kind_clean(kind)
-    name = _name_clean(name)
-    token, target = _config_parse(kind, config, partial=False)
     destination = Destination(
-        project=project, kind=kind, name=name, target=target, created_by=principal.person
+        project=project,
+        kind=data.kind,
+        name=data.name,
+        target=data.target,
+        created_by=principal.person,
     )
-    destination.set_credentials({"token": token})
+    destination.set_credentials({"token": data.token})
     try:
         with transaction.atomic():
             destination.save()
-            _audit(principal, destination, audit_actions.DESTINATION_CREATE, target=target)
+            _audit(principal, destination, audit_actions.DESTINATION_CREATE, target=data.target)
     except IntegrityError:
-        raise _name_taken(name) from None
+        raise _name_taken(data.name) from None
     return destination
 
 
 def destination_update(
-    *,
-    principal: Principal,
-    destination: Destination,
-    name: object = UNSET,
-    config: object = UNSET,
+    *, principal: Principal, destination: Destination, data: DestinationUpdateIn
 ) -> Destination:
     """Rename a destination or change its config in part (admins): a new token
     replaces the old one; a new channel or database id replaces the target. A change
     of credentials or target clears the broken state (the admin fixed it) and, for a
-    new target, what was learned about the old one."""
+    new target, what was learned about the old one. Conflict naming ``name`` when
+    another destination of the project has the new name."""
     require_role(principal, destination.project, Role.ADMIN, what="destination")
-    kind = DestinationKind(destination.kind)
     changes: dict[str, Any] = {}
     changed: list[str] = []
-    if name is not UNSET:
-        name = _name_clean(name)
-        if name != destination.name:
-            changes["name"] = name
-    token = target = None
-    if config is not UNSET:
-        token, target = _config_parse(kind, config, partial=True)
-        if target is not None and target != destination.target:
-            changes["target"] = target
-            changes["remote"] = {}
+    if data.name is not None and data.name != destination.name:
+        changes["name"] = data.name
+    if data.target is not None and data.target != destination.target:
+        changes["target"] = data.target
+        changes["remote"] = {}
+    token = data.token
     if token is not None:
         destination.set_credentials({"token": token})
         changes["credentials_encrypted"] = destination.credentials_encrypted

@@ -81,7 +81,12 @@ def deliveries_for_event(event: DomainEvent) -> list[int]:
         Rule.objects.filter(pk=rule.pk).update(last_fired_at=now)
         created.append(delivery.pk)
     if created:
-        transaction.on_commit(lambda: [delivery_enqueue(pk) for pk in created])
+
+        def enqueue_created() -> None:
+            for pk in created:
+                delivery_enqueue(pk)
+
+        transaction.on_commit(enqueue_created)
     return created
 
 

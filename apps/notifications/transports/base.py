@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from apps.notifications.models import Delivery, Destination
-from apps.notifications.report import Report
+from apps.notifications.report_content import Report
 
 
 class TransportError(Exception):

@@ -8,23 +8,21 @@ from django.contrib import messages
 from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import PasswordChangeForm
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
-from apps.accounts.models import ApiToken, TokenKind
 from apps.accounts.services import (
-    token_create,
-    token_revoke,
     user_email_change,
     user_name_update,
     user_password_set,
 )
 from apps.core.errors import Invalid, KirokuError
-from apps.core.ids import id_parse
 from apps.core.throttles import login_attempt_wait
 from apps.portal.token_expiry import token_expiry_context, token_expiry_from_form
-from apps.portal.views.base import ANYONE, SIGNED_IN, PortalView
+from apps.portal.views.base import ANYONE, SIGNED_IN, PortalView, signed_in_user
+from apps.projects.selectors import token_get_personal, token_list_personal
+from apps.projects.tokens import token_create, token_revoke
 
 
 class SignInView(auth_views.LoginView):
@@ -69,7 +67,7 @@ class AccountView(PortalView):
 
     def post(self, request: HttpRequest) -> HttpResponse:
         action = request.POST.get("action", "")
-        user = request.user
+        user = signed_in_user(request)
         try:
             if action == "name":
                 user_name_update(
@@ -116,7 +114,7 @@ class AccountView(PortalView):
             "action": action,
             "errors": errors or {},
             "typed": request.POST if action else {},
-            "password_form": password_form or PasswordChangeForm(request.user),
+            "password_form": password_form or PasswordChangeForm(signed_in_user(request)),
         }
         return render(request, "portal/account/account.html", context, status=status)
 
@@ -135,9 +133,7 @@ class TokensView(PortalView):
         error_field: str | None = None,
         status: int = 200,
     ):
-        tokens = ApiToken.objects.filter(user=request.user, kind=TokenKind.PERSONAL).order_by(
-            "-created_at"
-        )
+        tokens = token_list_personal(user=request.user)
         typed = request.POST if error else None  # a refused form keeps what was typed
         context = {
             "tokens": tokens,
@@ -155,11 +151,7 @@ class TokensView(PortalView):
 
     def post(self, request) -> HttpResponse:
         if "revoke" in request.POST:
-            token = ApiToken.objects.filter(
-                pk=_int(request.POST["revoke"]), user=request.user, kind=TokenKind.PERSONAL
-            ).first()
-            if token is None:
-                raise Http404("token not found")
+            token = token_get_personal(user=request.user, token_id=request.POST["revoke"])
             token_revoke(principal=self.principal, token=token)
             messages.success(request, f"Token “{token.name}” revoked.")
             return redirect("portal:tokens")
@@ -173,10 +165,3 @@ class TokensView(PortalView):
         except Invalid as exc:
             return self._page(request, error=exc.message, error_field=exc.field, status=400)
         return self._page(request, created=created)
-
-
-def _int(value: str) -> int:
-    pk = id_parse(value)
-    if pk is None:
-        raise Http404("token not found")
-    return pk

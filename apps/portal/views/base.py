@@ -13,11 +13,13 @@ from typing import Any
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.views import View
 
+from apps.accounts.models import User
 from apps.accounts.principal import Principal
 from apps.core.errors import Forbidden, KirokuError, NotFound
+from apps.projects.access import role_for
 from apps.projects.models import Project, Role
 from apps.projects.selectors import project_get_for_principal
 
@@ -26,14 +28,21 @@ SIGNED_IN = "signed-in"
 STAFF = "staff"
 
 
+def signed_in_user(request: HttpRequest) -> User:
+    """The user signed in to the portal. Callers have checked that someone is signed in
+    (every page but an ``ANYONE`` one is only reached signed in); anyone else is refused."""
+    user = request.user
+    if not user.is_authenticated:
+        raise PermissionDenied("sign in first")
+    return user
+
+
 def portal_principal(request: HttpRequest) -> Principal:
     """The signed-in user acting through the portal. Never the system principal:
     callers have checked that someone is signed in."""
-    if not request.user.is_authenticated:
-        raise PermissionDenied("sign in first")
     meta = request.META
     return Principal(
-        user=request.user,
+        user=signed_in_user(request),
         ip=meta.get("REMOTE_ADDR") or None,
         user_agent=(meta.get("HTTP_USER_AGENT") or "")[:500],
     )
@@ -44,7 +53,7 @@ class PortalView(View):
     project: Project
     principal: Principal
 
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if self.access is None:
             raise ImproperlyConfigured(
                 f"{type(self).__name__} must declare access (ANYONE, SIGNED_IN, STAFF or a Role)"
@@ -67,8 +76,6 @@ class PortalView(View):
             raise PermissionDenied(exc.message) from None
 
     def role(self) -> Role | None:
-        from apps.projects.access import role_for
-
         return role_for(self.principal, self.project)
 
 

@@ -21,13 +21,15 @@ from csp.decorators import csp_update
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.decorators import method_decorator
 
 from apps.collab.models import COMPARISON_NAME_MAX_LENGTH
 from apps.core.floats import float_out
 from apps.portal.views.base import PortalView
 from apps.projects.models import Project, Role
-from apps.runs.models import MetricSummary, Param, Run
-from apps.runs.selectors import run_list_for_project
+from apps.runs.links import run_path
+from apps.runs.models import Run
+from apps.runs.selectors import run_metric_last_rows, run_param_rows, runs_in_project
 
 MIN_RUNS = 2
 MAX_RUNS = 20
@@ -44,8 +46,8 @@ PALETTE = (
 # plotly draws the parallel-coordinates plot with WebGL through regl, which compiles its
 # drawing code with Function(): the pages that draw it allow eval in scripts, and only
 # they do. htmx's own eval is off on every page (base.html's htmx-config), so no markup
-# can reach eval there.
-draws_webgl = csp_update({"script-src": [UNSAFE_EVAL]})
+# can reach eval there. (method_decorator: django-csp's decorator is typed for function views.)
+draws_webgl = method_decorator(csp_update({"script-src": [UNSAFE_EVAL]}))
 
 
 class CompareError(Exception):
@@ -73,12 +75,7 @@ def compare_runs_get(*, project: Project, ids: list[str]) -> list[Run]:
     """The project's live runs with these public ids, in the order of ``ids``.
     Raises CompareError naming the ids that are not live runs of this project, with
     one message for "missing", "deleted" and "in another project" alike."""
-    found = {
-        run.public_id: run
-        for run in run_list_for_project(project=project)
-        .filter(public_id__in=ids)
-        .only("pk", "public_id", "name", "status", "project_id")
-    }
+    found = runs_in_project(project=project, public_ids=ids)
     missing = [run_id for run_id in ids if run_id not in found]
     if missing:
         shown = ", ".join(f"“{run_id[:SHOWN_ID_LENGTH]}”" for run_id in missing)
@@ -101,10 +98,7 @@ def param_rows(runs: list[Run]) -> list[ParamRow]:
     column = {run.pk: index for index, run in enumerate(runs)}
     values: dict[str, list[str | None]] = {}
     numbers: dict[str, list[float | None]] = {}
-    rows = Param.objects.filter(run_id__in=column).values_list(
-        "run_id", "key", "value", "value_num"
-    )
-    for run_pk, key, value, value_num in rows:
+    for run_pk, key, value, value_num in run_param_rows(runs=runs):
         values.setdefault(key, [None] * len(runs))[column[run_pk]] = value
         numbers.setdefault(key, [None] * len(runs))[column[run_pk]] = value_num
     result = []
@@ -127,8 +121,7 @@ def metric_last_values(runs: list[Run]) -> dict[str, list[float | str | None]]:
     spelled out as the API spells them."""
     column = {run.pk: index for index, run in enumerate(runs)}
     last: dict[str, list[float | str | None]] = {}
-    rows = MetricSummary.objects.filter(run_id__in=column).values_list("run_id", "key", "last")
-    for run_pk, key, value in rows:
+    for run_pk, key, value in run_metric_last_rows(runs=runs):
         # A summary row whose last value is NULL holds a NaN (see MetricSummary).
         last.setdefault(key, [None] * len(runs))[column[run_pk]] = (
             "NaN" if value is None else float_out(value)
@@ -155,9 +148,7 @@ def compare_data(
                 "label": run.label,
                 "status": run.status,
                 "color": PALETTE[index],
-                "url": reverse("portal:run", kwargs={"slug": project.slug, "run_id": run.public_id})
-                if links
-                else None,
+                "url": run_path(project.slug, run.public_id) if links else None,
                 "history_url": history_url.replace(RUN_PLACEHOLDER, run.public_id),
             }
             for index, run in enumerate(runs)

@@ -9,12 +9,10 @@ fewer than two are left.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
 
 from apps.collab.models import SavedComparison
 from apps.collab.selectors import comparison_get_in_project
@@ -23,19 +21,15 @@ from apps.core.errors import Invalid
 from apps.portal.views.base import PortalView
 from apps.portal.views.compare import MIN_RUNS, api_history_url, compare_context, draws_webgl
 from apps.portal.views.run.collab import RunCommentsView, RunShareLinksView
-from apps.projects.models import Role
+from apps.projects.models import Project, Role
+from apps.runs.links import compare_path
 from apps.runs.models import Run
-from apps.runs.selectors import run_list_for_project
+from apps.runs.selectors import runs_in_project
 
 
 def comparison_runs(comparison: SavedComparison) -> list[Run]:
     """The comparison's runs that are still live, in the order they were saved."""
-    found = {
-        run.public_id: run
-        for run in run_list_for_project(project=comparison.project)
-        .filter(public_id__in=comparison.run_ids)
-        .only("pk", "public_id", "name", "status", "project_id")
-    }
+    found = runs_in_project(project=comparison.project, public_ids=comparison.run_ids)
     return [found[run_id] for run_id in comparison.run_ids if run_id in found]
 
 
@@ -63,8 +57,7 @@ class ComparisonsView(PortalView):
             )
         except Invalid as exc:
             messages.error(request, f"The comparison was not saved: {exc.message}.")
-            back = reverse("portal:compare", kwargs={"slug": slug})
-            return redirect(f"{back}?{urlencode([('runs', run_id) for run_id in run_ids])}")
+            return redirect(compare_path(slug, *run_ids))
         return redirect("portal:comparison", slug=slug, comparison_id=comparison.pk)
 
 
@@ -93,6 +86,8 @@ class ComparisonView(PortalView):
 
 class OnComparison:
     """The thread and share panel of a saved comparison (the run page's views)."""
+
+    project: Project  # set by the view it is mixed into (a PortalView)
 
     def target(self, needed: Role = Role.VIEWER, **kwargs) -> SavedComparison:
         # The view's ``access`` has checked the role; a comparison of another project

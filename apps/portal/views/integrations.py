@@ -24,19 +24,33 @@ from django.urls import reverse
 from apps.core.errors import Invalid, KirokuError, NotFound
 from apps.notifications import catalog
 from apps.notifications.models import Destination, DestinationKind, Rule
-from apps.notifications.selectors import delivery_list, destination_list, rule_list
+from apps.notifications.selectors import (
+    delivery_list,
+    destination_get_in_project,
+    destination_list,
+    rule_get_in_project,
+    rule_list,
+)
 from apps.notifications.services.destinations import (
-    TARGET_KEY,
     destination_create,
     destination_delete,
     destination_test,
     destination_update,
 )
 from apps.notifications.services.rules import rule_create, rule_delete, rule_update
+from apps.notifications.validation import (
+    COOLDOWN_MAX,
+    TARGET_KEY,
+    destination_create_clean,
+    destination_update_clean,
+    rule_create_clean,
+    rule_update_clean,
+)
 from apps.portal.views.base import ActionFormView
-from apps.projects.comparison import BASELINE_MODES, GOALS
+from apps.projects.comparison import BASELINE_MODES, GOALS, project_baseline
 from apps.projects.models import Role
 from apps.projects.services import project_update
+from apps.projects.validation import project_update_clean
 
 LOG_SIZE = 50
 
@@ -73,7 +87,8 @@ def _tags(text: str) -> dict[str, str]:
 
 
 def _baseline(post) -> dict[str, str] | None:
-    """The baseline setting the comparison form describes; project_update checks it."""
+    """The baseline setting the comparison form describes, in the API's shape (which
+    project_update_clean checks)."""
     mode = post.get("baseline_mode", "")
     if not mode:
         return None
@@ -104,7 +119,8 @@ def rule_form_values(rule: Rule) -> dict[str, Any]:
 
 
 def _rule_fields(post) -> dict[str, Any]:
-    """The rule service's arguments from a rule form."""
+    """A rule form as the API's body (which rule_create_clean and rule_update_clean
+    check)."""
     event = post.get("event", "")
     condition: dict[str, Any] = {}
     if event == catalog.METRIC_THRESHOLD:
@@ -126,7 +142,9 @@ def _rule_fields(post) -> dict[str, Any]:
     }
     cooldown_text = post.get("cooldown", "").strip() or "0"
     if not (cooldown_text.isascii() and cooldown_text.isdigit()) or len(cooldown_text) > 9:
-        raise Invalid("cooldown must be whole seconds from 0 to 604800 (7 days)", field="cooldown")
+        raise Invalid(
+            f"cooldown must be whole seconds from 0 to {COOLDOWN_MAX} (7 days)", field="cooldown"
+        )
     return {
         "event": event,
         "destination": post.get("destination", ""),
@@ -156,7 +174,7 @@ class IntegrationsView(ActionFormView):
         names = {d.pk: d.name for d in destinations}
         posted = request.POST.copy() if errors else {}
         posted.pop("token", None)
-        action = posted.get("action")
+        action = posted.get("action", "")
         for destination in destinations:
             mine = action in {"destination_edit", "destination_delete", "destination_test"} and (
                 posted.get("destination") == str(destination.pk)
@@ -173,8 +191,9 @@ class IntegrationsView(ActionFormView):
             rule.error = errors.get(action) if mine else None
         for delivery in log.deliveries:
             delivery.destination_name = names.get(delivery.destination_id, "")
-            delivery.run_public_id = log.run_public_ids.get(delivery.run_id)
-        baseline = project.baseline or {}
+            run_id = delivery.run_id
+            delivery.run_public_id = log.run_public_ids.get(run_id) if run_id is not None else None
+        baseline = project_baseline(project)
         context: dict[str, Any] = {
             "project": project,
             "destinations": destinations,
@@ -205,51 +224,40 @@ class IntegrationsView(ActionFormView):
         return redirect(url + section)
 
     def _destination(self, request) -> Destination:
-        raw = request.POST.get("destination", "")
-        found = None
-        if raw.isascii() and raw.isdigit() and len(raw) <= 18:
-            found = Destination.objects.filter(pk=int(raw), project=self.project).first()
-        if found is None:
-            raise NotFound("destination not found")
-        found.project = self.project
-        return found
+        return destination_get_in_project(
+            project=self.project, destination_id=request.POST.get("destination", "")
+        )
 
     def _rule(self, request) -> Rule:
-        raw = request.POST.get("rule", "")
-        found = None
-        if raw.isascii() and raw.isdigit() and len(raw) <= 18:
-            found = (
-                Rule.objects.select_related("destination")
-                .filter(pk=int(raw), project=self.project)
-                .first()
-            )
-        if found is None:
-            raise NotFound("rule not found")
-        found.project = self.project
-        return found
+        return rule_get_in_project(project=self.project, rule_id=request.POST.get("rule", ""))
 
     # -- actions -------------------------------------------------------------------------
 
     def _comparison(self, request) -> HttpResponse:
-        project_update(
-            principal=self.principal,
-            project=self.project,
-            baseline=_baseline(request.POST),
-            primary_metrics=_split(request.POST.get("primary_metrics", "")),
+        data = project_update_clean(
+            {
+                "baseline": _baseline(request.POST),
+                "primary_metrics": _split(request.POST.get("primary_metrics", "")),
+            }
         )
+        project_update(principal=self.principal, project=self.project, data=data)
         messages.success(request, "Comparison settings saved.")
         return self._back("#comparison")
 
     def _destination_add(self, request) -> HttpResponse:
         kind = request.POST.get("kind", "")
         key = TARGET_KEY.get(kind, "target")
-        destination = destination_create(
-            principal=self.principal,
-            project=self.project,
-            kind=kind,
-            name=request.POST.get("name", ""),
-            config={"token": request.POST.get("token", ""), key: request.POST.get("target", "")},
+        data = destination_create_clean(
+            {
+                "kind": kind,
+                "name": request.POST.get("name", ""),
+                "config": {
+                    "token": request.POST.get("token", ""),
+                    key: request.POST.get("target", ""),
+                },
+            }
         )
+        destination = destination_create(principal=self.principal, project=self.project, data=data)
         messages.success(
             request, f"Destination “{destination.name}” added. Send it a test message."
         )
@@ -260,12 +268,10 @@ class IntegrationsView(ActionFormView):
         config = {TARGET_KEY[DestinationKind(destination.kind)]: request.POST.get("target", "")}
         if request.POST.get("token", "").strip():
             config["token"] = request.POST["token"]
-        destination_update(
-            principal=self.principal,
-            destination=destination,
-            name=request.POST.get("name", ""),
-            config=config,
+        data = destination_update_clean(
+            {"name": request.POST.get("name", ""), "config": config}, kind=destination.kind
         )
+        destination_update(principal=self.principal, destination=destination, data=data)
         messages.success(request, f"Destination “{destination.name}” saved.")
         return self._back("#destinations")
 
@@ -296,13 +302,17 @@ class IntegrationsView(ActionFormView):
         return render(request, "portal/integrations_test_result.html", context)
 
     def _rule_add(self, request) -> HttpResponse:
-        rule_create(principal=self.principal, project=self.project, **_rule_fields(request.POST))
+        data = rule_create_clean(_rule_fields(request.POST))
+        rule_create(principal=self.principal, project=self.project, data=data)
         messages.success(request, "Rule added.")
         return self._back("#rules")
 
     def _rule_edit(self, request) -> HttpResponse:
         rule = self._rule(request)
-        rule_update(principal=self.principal, rule=rule, **_rule_fields(request.POST))
+        data = rule_update_clean(
+            _rule_fields(request.POST), event=rule.event, condition=rule.condition
+        )
+        rule_update(principal=self.principal, rule=rule, data=data)
         messages.success(request, "Rule saved.")
         return self._back("#rules")
 

@@ -18,7 +18,10 @@ from django.shortcuts import redirect, render
 from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
 
-from apps.accounts.invitations import (
+from apps.accounts.models import Invitation
+from apps.core.errors import Forbidden, Invalid, KirokuError, NotFound
+from apps.portal.views.base import ANYONE, STAFF, PortalView, portal_principal
+from apps.projects.invitations import (
     AcceptedInvitation,
     account_exists_for_email,
     email_mask,
@@ -31,11 +34,8 @@ from apps.accounts.invitations import (
     invitation_list_pending,
     invitation_revoke,
 )
-from apps.accounts.models import Invitation
-from apps.core.errors import Forbidden, Invalid, KirokuError, NotFound
-from apps.portal.views.base import ANYONE, STAFF, PortalView, portal_principal
 from apps.projects.models import Project, Role
-from apps.projects.selectors import project_list_for_principal
+from apps.projects.selectors import invitation_get, project_list_for_principal
 
 # --- site admins -----------------------------------------------------------------------
 
@@ -89,12 +89,7 @@ class InvitationsView(PortalView):
         return redirect("portal:invitations")
 
     def _revoke(self, request: HttpRequest) -> HttpResponse:
-        raw = request.POST.get("invitation", "")
-        invitation = None
-        if raw.isascii() and raw.isdigit() and len(raw) <= 18:
-            invitation = Invitation.objects.filter(pk=int(raw)).first()
-        if invitation is None:
-            raise Http404("invitation not found")
+        invitation = invitation_get(invitation_id=request.POST.get("invitation", ""))
         try:
             invitation_revoke(principal=self.principal, invitation=invitation)
         except KirokuError as exc:
@@ -229,7 +224,7 @@ class InviteView(PortalView):
         status: int = 200,
     ) -> HttpResponse:
         signed_in = request.user.is_authenticated
-        same_email = signed_in and invitation_email_matches(
+        same_email = request.user.is_authenticated and invitation_email_matches(
             invitation=invitation, email=request.user.email
         )
         context = {

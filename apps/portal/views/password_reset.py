@@ -33,10 +33,6 @@ class PasswordResetView(auth_views.PasswordResetView):
     subject_template_name = "registration/password_reset_subject.txt"
     success_url = reverse_lazy("portal:password-reset-sent")
 
-    @property
-    def extra_email_context(self) -> dict[str, str]:
-        return {"base_url": settings.KIROKU_BASE_URL}
-
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         refused = password_reset_wait(request)
         if refused is None:
@@ -52,6 +48,8 @@ class PasswordResetView(auth_views.PasswordResetView):
     def form_valid(self, form: Any) -> HttpResponse:
         if not password_reset_email_allowed(form.cleaned_data["email"]):
             return HttpResponseRedirect(self.get_success_url())
+        # Read here, per request, not once at import.
+        self.extra_email_context = {"base_url": settings.KIROKU_BASE_URL}
         return super().form_valid(form)
 
 

@@ -16,39 +16,39 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
-from django.db.models import Q
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 
 from apps.accounts.authentication import service_token_creator_present
-from apps.accounts.models import ApiToken, TokenKind
-from apps.accounts.services import CreatedToken, token_create, token_revoke
-from apps.collab.models import ShareLink
+from apps.accounts.models import ApiToken
+from apps.collab.selectors import share_link_active_count
 from apps.collab.services import project_sharing_set
-from apps.core.errors import Invalid, NotFound
+from apps.core.errors import Invalid
 from apps.portal.token_expiry import token_expiry_context, token_expiry_from_form
 from apps.portal.views.base import ActionFormView
+from apps.projects.members import member_add, member_remove, member_role_change
 from apps.projects.models import Role
-from apps.projects.selectors import member_list
-from apps.projects.services import (
-    member_add,
-    member_remove,
-    member_role_change,
-    project_delete,
-    project_update,
+from apps.projects.selectors import member_list, token_get_for_project, token_list_for_project
+from apps.projects.services import project_delete, project_update
+from apps.projects.tokens import CreatedToken, token_create, token_revoke
+from apps.projects.validation import (
+    member_add_clean,
+    member_role_clean,
+    project_update_clean,
+    role_clean,
 )
 
 TOKEN_ROLES = (Role.VIEWER, Role.MEMBER)
 
 
-def _role(value: str | None, allowed: tuple[Role, ...] = tuple(Role)) -> Role:
-    role = Role.parse(value or "")
-    if role is None or role not in allowed:
-        names = ", ".join(r.label for r in allowed)
-        raise Invalid(f"choose a role: {names}", field="role")
-    return role
+def _service_token_role(token: ApiToken) -> Role:
+    """A service token's role: every service token has one (the database's check
+    service_token_has_project_and_role), so a None here is a personal token."""
+    if token.role is None:
+        raise ValueError(f"token {token.pk} is not a service token")
+    return Role(token.role)
 
 
 class ProjectSettingsView(ActionFormView):
@@ -67,15 +67,11 @@ class ProjectSettingsView(ActionFormView):
         created: CreatedToken | None = None,
         status: int = 200,
     ) -> HttpResponse:
-        tokens = list(
-            ApiToken.objects.filter(project=self.project, kind=TokenKind.SERVICE)
-            .select_related("user")
-            .order_by("-created_at", "-pk")
-        )
+        tokens = list(token_list_for_project(project=self.project))
         members = list(member_list(project=self.project))
         member_ids = {membership.user_id for membership in members}
         for token in tokens:
-            token.role_label = Role(token.role).label
+            token.role_label = _service_token_role(token).label
             # Stopped by the departed-creator rule (apps/accounts/authentication.py).
             token.creator_left = not self.project.service_tokens_outlive_creator and (
                 not service_token_creator_present(
@@ -93,7 +89,7 @@ class ProjectSettingsView(ActionFormView):
             "roles": [role.label for role in Role],
             "token_roles": [role.label for role in TOKEN_ROLES],
             "created": created,
-            "created_role": Role(created.token.role).label if created else None,
+            "created_role": _service_token_role(created.token).label if created else None,
             "errors": errors or {},
             "error_field": self.error_field if errors else None,
             # What was typed, so a refused form keeps it (only on a refusal).
@@ -101,12 +97,7 @@ class ProjectSettingsView(ActionFormView):
             **token_expiry_context(typed if errors and "token_create" in errors else None),
             "now": timezone.now(),
             "retention_days": settings.KIROKU_DELETED_RETENTION_DAYS,
-            "active_links": ShareLink.objects.filter(
-                Q(run__project=self.project, run__deleted_at__isnull=True)
-                | Q(comparison__project=self.project),
-                revoked_at__isnull=True,
-                expires_at__gt=timezone.now(),
-            ).count(),
+            "active_links": share_link_active_count(project=self.project),
         }
         return render(request, "portal/settings.html", context, status=status)
 
@@ -115,25 +106,26 @@ class ProjectSettingsView(ActionFormView):
 
     def _project(self, request) -> HttpResponse:
         description = request.POST.get("description", "").replace("\r\n", "\n")
-        project_update(
-            principal=self.principal,
-            project=self.project,
-            name=request.POST.get("name", ""),
-            description=description,
+        data = project_update_clean(
+            {"name": request.POST.get("name", ""), "description": description}
         )
+        project_update(principal=self.principal, project=self.project, data=data)
         messages.success(request, "Project details saved.")
         return self._back("#project")
 
     def _member_add(self, request) -> HttpResponse:
-        username = request.POST.get("username", "").strip()
-        role = _role(request.POST.get("role"))
-        member_add(principal=self.principal, project=self.project, username=username, role=role)
-        messages.success(request, f"{username} added as {role.label}.")
+        data = member_add_clean(
+            {"username": request.POST.get("username", ""), "role": request.POST.get("role")}
+        )
+        member_add(
+            principal=self.principal, project=self.project, username=data.username, role=data.role
+        )
+        messages.success(request, f"{data.username} added as {data.role.label}.")
         return self._back("#members")
 
     def _member_role(self, request) -> HttpResponse:
         username = request.POST.get("username", "")
-        role = _role(request.POST.get("role"))
+        role = member_role_clean({"role": request.POST.get("role")}).role
         member_role_change(
             principal=self.principal, project=self.project, username=username, role=role
         )
@@ -158,29 +150,21 @@ class ProjectSettingsView(ActionFormView):
             owner=request.user,
             name=request.POST.get("name", ""),
             project=self.project,
-            role=_role(request.POST.get("role"), TOKEN_ROLES),
+            role=role_clean(request.POST.get("role"), allowed=TOKEN_ROLES),
             expires_at=token_expiry_from_form(request.POST),
         )
         return self._page(request, created=created)
 
     def _token_revoke(self, request) -> HttpResponse:
-        raw = request.POST.get("token", "")
-        token = None
-        if raw.isascii() and raw.isdigit() and len(raw) <= 18:
-            token = ApiToken.objects.filter(
-                pk=int(raw), project=self.project, kind=TokenKind.SERVICE
-            ).first()
-        if token is None:
-            raise NotFound("token not found")
+        token = token_get_for_project(project=self.project, token_id=request.POST.get("token", ""))
         token_revoke(principal=self.principal, token=token)
         messages.success(request, f"Token “{token.name}” revoked.")
         return self._back("#tokens")
 
     def _service_tokens(self, request) -> HttpResponse:
         outlive = request.POST.get("outlive_creator") == "on"
-        project_update(
-            principal=self.principal, project=self.project, service_tokens_outlive_creator=outlive
-        )
+        data = project_update_clean({"service_tokens_outlive_creator": outlive})
+        project_update(principal=self.principal, project=self.project, data=data)
         if outlive:
             messages.success(request, "Service tokens now keep working after their creator leaves.")
         else:

@@ -12,7 +12,8 @@ from apps.core.errors import Conflict, Invalid
 from apps.portal.views.base import SIGNED_IN, PortalView
 from apps.projects.selectors import project_list_for_principal
 from apps.projects.services import project_create
-from apps.runs.models import Run
+from apps.projects.validation import project_create_clean
+from apps.runs.selectors import run_counts_by_project
 
 SLUG_MAX = 64  # apps.projects.models.SLUG_RE
 
@@ -22,15 +23,7 @@ class ProjectListView(PortalView):
 
     def _page(self, request, *, form=None, error=None, field=None, status=200) -> HttpResponse:
         projects = list(project_list_for_principal(principal=self.principal))
-        counts = {}
-        if projects:
-            from django.db.models import Count
-
-            counts = dict(
-                Run.objects.filter(project__in=projects, deleted_at__isnull=True)
-                .values_list("project")
-                .annotate(n=Count("pk"))
-            )
+        counts = run_counts_by_project(projects=projects) if projects else {}
         for project in projects:
             project.run_count = counts.get(project.pk, 0)
         context = {"projects": projects, "form": form or {}, "error": error, "field": field}
@@ -53,7 +46,7 @@ class ProjectListView(PortalView):
                 raise Invalid("give the project a name", field="name")
             if not form["slug"]:
                 form["slug"] = slug_from_name(form["name"])
-            project = project_create(principal=self.principal, **form)
+            project = project_create(principal=self.principal, data=project_create_clean(form))
         except (Invalid, Conflict) as exc:
             message = exc.message
             if isinstance(exc, Conflict) and exc.field == "slug":

@@ -8,20 +8,19 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.db.models import Q
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
 
-from apps.accounts.services import token_create
-from apps.collab.models import SavedComparison
+from apps.ci.selectors import runs_with_ci_verdict
+from apps.collab.selectors import comparison_list_for_project
 from apps.core.errors import Conflict, Invalid
-from apps.core.ids import id_parse
-from apps.portal.models import ColumnChoice, SavedView
+from apps.portal.models import SavedView
+from apps.portal.selectors import column_choice_get, saved_view_get_in_project, saved_view_list
 from apps.portal.services import column_choice_save, saved_view_create, saved_view_delete
 from apps.portal.views.base import PortalView
-from apps.portal.views.run.ci import ci_badge, ci_verdict_annotate
+from apps.portal.views.run.ci import ci_badge
 from apps.projects.models import Role
+from apps.projects.tokens import token_create
 from apps.runs import search, selectors
 from apps.runs.columns import Columns, columns_parse, columns_prefetch
 from apps.runs.keys import (
@@ -33,14 +32,15 @@ from apps.runs.keys import (
     named_columns,
     result_set_keys,
 )
-from apps.runs.models import MetricSummary, Param, Run, Tag
+from apps.runs.links import runs_path
+from apps.runs.models import Run
 from apps.runs.search import SearchSyntaxError, SearchTimeout
+from apps.runs.search.timeout import search_timeout
 
 PAGE_SIZE = 50
 CHOOSER_LIMIT = 100
 FIXED_SORTS = {"name": "Name", "status": "Status", "author": "Author", "created": "Created",
                "duration": "Duration"}  # fmt: skip
-KINDS = (("params", Param), ("metrics", MetricSummary), ("tags", Tag))
 
 
 def columns_text(columns: Columns) -> str:
@@ -110,9 +110,7 @@ class RunsTableView(PortalView):
         query = request.GET
         saved = None
         if query.get("view"):
-            saved = SavedView.objects.filter(project=self.project, pk=_int(query["view"])).first()
-            if saved is None:
-                raise Http404("no such saved view")
+            saved = saved_view_get_in_project(project=self.project, view_id=query["view"])
         filter_text = query.get("filter", saved.filter if saved else "")
         order_by = query.get("order_by", saved.order_by if saved else "")
         table = Table()
@@ -122,8 +120,8 @@ class RunsTableView(PortalView):
         if table.error is None:
             try:
                 runs, table.next_cursor = search.runs_search(
-                    queryset=ci_verdict_annotate(
-                        selectors.run_list_for_project(project=self.project)
+                    queryset=runs_with_ci_verdict(
+                        runs=selectors.run_list_for_project(project=self.project)
                     ),
                     filter=filter_text,
                     order_by=order_by,
@@ -158,10 +156,8 @@ class RunsTableView(PortalView):
                 {**{k: v for k, v in base_query.items() if v}, "columns": ""}
             ),
             "saved": saved,
-            "saved_views": SavedView.objects.filter(project=self.project),
-            "saved_comparisons": SavedComparison.objects.filter(project=self.project).order_by(
-                "-created_at"
-            )[:50],
+            "saved_views": saved_view_list(project=self.project),
+            "saved_comparisons": comparison_list_for_project(project=self.project)[:50],
             "sorts": [
                 (identifier, label, _order_toggle(order_by, identifier))
                 for identifier, label in FIXED_SORTS.items()
@@ -171,7 +167,7 @@ class RunsTableView(PortalView):
             "server_url": request.build_absolute_uri("/").rstrip("/"),
             "has_runs": bool(runs)
             or bool(filter_text)
-            or Run.objects.filter(project=self.project, deleted_at__isnull=True).exists(),
+            or selectors.run_list_for_project(project=self.project).exists(),
         }
         template = "portal/_runs_table.html" if request.htmx else "portal/runs.html"
         # htmx swaps only 2xx answers: the inline error is a 200 there.
@@ -191,7 +187,7 @@ class RunsTableView(PortalView):
         )
         wanted = chosen if chosen is not None else Columns(metrics=self.project.primary_metrics)
         try:
-            with search.search_timeout():
+            with search_timeout():
                 keys = result_set_keys(
                     runs=selectors.run_list_for_project(project=self.project).filter(
                         search.compile_filter(node)
@@ -223,7 +219,7 @@ class RunsTableView(PortalView):
         """The reader's columns, or None for the project's defaults. ``columns`` in the
         URL is a new choice, remembered (an empty one goes back to the defaults)."""
         raw = request.GET.get("columns")
-        remembered = ColumnChoice.objects.filter(user=request.user, project=self.project).first()
+        remembered = column_choice_get(user=request.user, project=self.project)
         if raw is not None:
             try:
                 columns = columns_parse(raw)
@@ -263,12 +259,9 @@ class ColumnKeysView(PortalView):
         needle = request.GET.get("q", "").strip()[:250]
         chosen = set(filter(None, request.GET.get("columns", "").split(",")))
         groups = []
-        for kind, model in KINDS:
-            keys = model.objects.filter(run__project=self.project, run__deleted_at__isnull=True)
-            if needle:
-                keys = keys.filter(Q(key__icontains=needle))
-            found = list(
-                keys.order_by("key").values_list("key", flat=True).distinct()[: CHOOSER_LIMIT + 1]
+        for kind in selectors.KEY_MODELS:
+            found = selectors.run_keys_in_project(
+                project=self.project, kind=kind, contains=needle, limit=CHOOSER_LIMIT + 1
             )
             groups.append(
                 {
@@ -287,13 +280,9 @@ class SavedViewsView(PortalView):
     access = Role.VIEWER
 
     def post(self, request, slug: str) -> HttpResponse:
-        url = reverse("portal:runs", kwargs={"slug": slug})
+        url = runs_path(slug)
         if "delete" in request.POST:
-            view = SavedView.objects.filter(
-                project=self.project, pk=_int(request.POST["delete"])
-            ).first()
-            if view is None:
-                raise Http404("no such saved view")
+            view = saved_view_get_in_project(project=self.project, view_id=request.POST["delete"])
             saved_view_delete(principal=self.principal, view=view)
             messages.success(request, f"View “{view.name}” deleted.")
             return redirect(url)
@@ -310,10 +299,3 @@ class SavedViewsView(PortalView):
             messages.error(request, f"The view was not saved: {exc.message}")
             return redirect(url)
         return redirect(f"{url}?view={view.pk}")
-
-
-def _int(value: str) -> int:
-    pk = id_parse(value)
-    if pk is None:
-        raise Http404("not found")
-    return pk

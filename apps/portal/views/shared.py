@@ -26,7 +26,7 @@ import copy
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
@@ -34,7 +34,13 @@ from django.utils import timezone
 from apps.accounts.principal import Principal
 from apps.artifacts.selectors import artifact_get_in_run
 from apps.artifacts.services import artifact_download_url
-from apps.collab.models import SHARE_PARTS, SHARE_SHOWN, SHARE_SHOWN_COMPARISON, ShareLink
+from apps.collab.models import (
+    SHARE_PARTS,
+    SHARE_SHOWN,
+    SHARE_SHOWN_COMPARISON,
+    SavedComparison,
+    ShareLink,
+)
 from apps.collab.services import share_link_check, share_link_open
 from apps.core.errors import KirokuError, NotFound
 from apps.core.renderers import StrictJSONRenderer
@@ -49,7 +55,7 @@ from apps.portal.views.run.links import shared_links
 from apps.portal.views.run.page import HTMX_STOP_POLLING, run_context
 from apps.runs.history import metric_history_answer, metric_keys_answer
 from apps.runs.models import Run, RunStatus
-from apps.runs.selectors import run_list_for_project
+from apps.runs.selectors import runs_in_project
 
 # Which part of a run each recorded environment field belongs to; any other field
 # (one a later client may send) belongs to "environment".
@@ -66,6 +72,8 @@ def shared_run(link: ShareLink) -> Run:
     """A copy of ``link``'s run (never saved) holding only what the link reveals: git
     state without ``git_diff``, each environment field without its part, the CI context
     without ``ci``, all emptied."""
+    if link.run is None:  # a comparison's link: it has no run to show
+        raise Http404("share link not found")
     run = copy.copy(link.run)
     reveals = set(link.reveals)
     if "git_diff" not in reveals:
@@ -182,8 +190,9 @@ class SharedView(PortalView):
             raise Http404("share link not found")
         return link
 
-    def dispatch(self, request, *args, **kwargs) -> HttpResponse:
+    def dispatch(self, request, *args, **kwargs) -> HttpResponseBase:
         refused = share_request_wait(request, count=self.counts_every_request)
+        response: HttpResponseBase
         if refused is not None:
             response = self.too_many(request, *refused)
         else:
@@ -203,12 +212,13 @@ class SharedRunView(SharedView):
         except NotFound:
             raise Http404("share link not found") from None
         if link.comparison is not None:
-            return self.comparison_page(request, token, link)
+            return self.comparison_page(request, token, link, link.comparison)
         return render(request, "portal/shared_run.html", shared_run_context(link, token))
 
     @draws_webgl
-    def comparison_page(self, request, token: str, link: ShareLink) -> HttpResponse:
-        comparison = link.comparison
+    def comparison_page(
+        self, request, token: str, link: ShareLink, comparison: SavedComparison
+    ) -> HttpResponse:
         runs = comparison_runs(comparison)
         context = {
             "project": comparison.project,
@@ -276,7 +286,7 @@ class SharedComparisonHistoryView(SharedView):
         comparison = link.comparison
         if comparison is None or run_id not in comparison.run_ids:
             raise Http404("run not found")
-        run = run_list_for_project(project=comparison.project).filter(public_id=run_id).first()
+        run = runs_in_project(project=comparison.project, public_ids=[run_id]).get(run_id)
         if run is None:
             raise Http404("run not found")
         try:
@@ -301,7 +311,7 @@ class SharedArtifactsView(SharedView):
 class SharedDownloadView(SharedView):
     def get(self, request, token: str, artifact_id: str) -> HttpResponse:
         link = self.run_link(token)
-        if not link.include_artifacts:
+        if link.run is None or not link.include_artifacts:
             raise Http404("this link does not share the run's files")
         try:
             artifact = artifact_get_in_run(run=link.run, artifact_id=artifact_id)

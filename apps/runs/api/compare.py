@@ -1,17 +1,19 @@
 from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.core.views import KirokuApi
 from apps.runs import selectors
-from apps.runs.compare import (
+from apps.runs.baseline import baseline_spec_parse
+from apps.runs.comparison import (
     COMPARISON_EXAMPLE,
-    baseline_spec_parse,
+    ComparisonOut,
     comparison_out,
-    gates_parse,
     run_compare,
 )
+from apps.runs.gates import gates_parse
 
 
 class RunCompareApi(KirokuApi):
@@ -32,10 +34,10 @@ class RunCompareApi(KirokuApi):
                 "`eval/acc<-0.01`, `loss>+5%`",
             ),
         ],
-        responses={200: dict},
+        responses={200: ComparisonOut},
         examples=[OpenApiExample("comparison", response_only=True, value=COMPARISON_EXAMPLE)],
     )
-    def get(self, request, run_id: str):
+    def get(self, request: Request, run_id: str) -> Response:
         run = selectors.run_get_for_principal(principal=self.principal, run_id=run_id)
         setting = baseline_spec_parse(request.query_params.get("baseline"))
         gates = gates_parse(request.query_params.getlist("fail_on"))

@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.core.views import KirokuApi
-from apps.projects.models import Role
 from apps.runs import limits, selectors
 from apps.runs.api import examples
+from apps.runs.api.output import LogBatchOut
 from apps.runs.ingest import run_log_batch
 from apps.runs.validation import log_batch_clean
 
@@ -16,7 +17,10 @@ class RunLogBatchApi(KirokuApi):
     @extend_schema(
         operation_id="runs_log",
         request=dict,
-        responses={200: dict},
+        responses={
+            200: LogBatchOut,
+            409: OpenApiResponse(description="A param already holds another value."),
+        },
         examples=[examples.LOG_REQUEST, examples.LOG_RESPONSE],
         description=(
             "Log metrics, params, tags, summary values and datasets in one all-or-nothing "
@@ -31,10 +35,14 @@ class RunLogBatchApi(KirokuApi):
             "value replaces it (last write wins). Params are write-once (409 on a change)."
         ),
     )
-    def post(self, request, run_id: str):
+    def post(self, request: Request, run_id: str) -> Response:
+        # Readable or 404; run_log_batch checks the member role (403) before the body.
         run = selectors.run_get_for_principal(
-            principal=self.principal, run_id=run_id, needed=Role.MEMBER, related=("project",)
+            principal=self.principal, run_id=run_id, related=("project",)
         )
-        batch = log_batch_clean(request.data, now=timezone.now())
-        response, _replayed = run_log_batch(principal=self.principal, run=run, batch=batch)
+        response, _replayed = run_log_batch(
+            principal=self.principal,
+            run=run,
+            clean=lambda: log_batch_clean(request.data, now=timezone.now()),
+        )
         return Response(response)

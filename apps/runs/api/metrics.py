@@ -1,12 +1,15 @@
 from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.core.pagination import Listing, list_page
+from apps.core.schema import Page
 from apps.core.views import KirokuApi
 from apps.runs import selectors
-from apps.runs.columns import SUMMARY_FIELDS, metric_summary_out
+from apps.runs.api.output import MetricHistoryOut
+from apps.runs.columns import SUMMARY_FIELDS, MetricSummaryOut, metric_summary_out
 from apps.runs.history import metric_history_answer
 
 # Every key on one page unless a run has more than 10,000: the SDK reads the first
@@ -18,7 +21,7 @@ class RunMetricsApi(KirokuApi):
     @extend_schema(
         operation_id="runs_metrics",
         parameters=METRIC_KEYS.parameters(),
-        responses={200: dict},
+        responses={200: Page[MetricSummaryOut]},
         examples=[
             OpenApiExample(
                 "keys",
@@ -40,7 +43,7 @@ class RunMetricsApi(KirokuApi):
             ),
         ],
     )
-    def get(self, request, run_id: str):
+    def get(self, request: Request, run_id: str) -> Response:
         run = selectors.run_get_for_principal(principal=self.principal, run_id=run_id)
         summaries = selectors.run_metric_summaries(run=run).values(*SUMMARY_FIELDS)
         page, next_cursor = list_page(request, summaries, METRIC_KEYS)
@@ -68,7 +71,7 @@ class RunMetricHistoryApi(KirokuApi):
             ),
             OpenApiParameter("page_size", int, description="1 to 10000 (default 1000)"),
         ],
-        responses={200: dict},
+        responses={200: MetricHistoryOut},
         examples=[
             OpenApiExample(
                 "series",
@@ -86,7 +89,7 @@ class RunMetricHistoryApi(KirokuApi):
             )
         ],
     )
-    def get(self, request, run_id: str):
+    def get(self, request: Request, run_id: str) -> Response:
         run = selectors.run_get_for_principal(principal=self.principal, run_id=run_id)
         return Response(
             metric_history_answer(run=run, params=request.query_params, path=request.path)

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
+from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.core.views import KirokuApi, query_int
@@ -9,7 +10,7 @@ from apps.projects.models import Role
 from apps.projects.selectors import project_get_for_principal
 from apps.runs import search, selectors, services
 from apps.runs.api import examples
-from apps.runs.api.output import run_out
+from apps.runs.api.output import HeartbeatOut, RunOut, RunSearchOut, run_out
 from apps.runs.columns import columns_parse, columns_prefetch
 from apps.runs.keys import filter_key_hints
 from apps.runs.validation import run_create_clean, run_finish_clean, run_update_clean
@@ -21,12 +22,16 @@ class ProjectRunsApi(KirokuApi):
     @extend_schema(
         operation_id="runs_create",
         request=dict,
-        responses={200: dict, 201: dict},
+        responses={
+            200: RunOut,
+            201: RunOut,
+            409: OpenApiResponse(description="`client_id` belongs to a deleted run."),
+        },
         examples=[examples.RUN_CREATE_REQUEST, examples.RUN_RESPONSE],
         description="Create a run. With a `client_id` already used in the project, the "
         "existing run is returned with 200 instead of a duplicate.",
     )
-    def post(self, request, slug: str):
+    def post(self, request: Request, slug: str) -> Response:
         project = project_get_for_principal(principal=self.principal, slug=slug, needed=Role.MEMBER)
         data = run_create_clean(request.data)
         run, created = services.run_create(principal=self.principal, project=project, data=data)
@@ -59,10 +64,10 @@ class ProjectRunsApi(KirokuApi):
         "matches nothing, the answer also carries `hints`: each metric, param or tag key "
         "the filter names that no run of the project has (`code` `unknown_key`, "
         "`message`, `kind`, `key`, `column`), with the `closest` existing keys.",
-        responses={200: dict},
+        responses={200: RunSearchOut},
         examples=[examples.RUN_SEARCH_RESPONSE],
     )
-    def get(self, request, slug: str):
+    def get(self, request: Request, slug: str) -> Response:
         project = project_get_for_principal(principal=self.principal, slug=slug)
         page_size = query_int(
             request, "page_size", default=100, minimum=1, maximum=search.MAX_PAGE_SIZE
@@ -78,7 +83,7 @@ class ProjectRunsApi(KirokuApi):
         selectors.runs_attach_listing(runs=runs, project=project)
         chosen = columns_prefetch(runs, columns)
         results = [run_out(run, **chosen.for_run(run)) for run in runs]
-        body = {"results": results, "next": next_cursor}
+        body: RunSearchOut = {"results": results, "next": next_cursor}
         filter_text = request.query_params.get("filter", "")
         if not results and filter_text and not request.query_params.get("cursor"):
             node = search.parse_filter(filter_text)
@@ -89,16 +94,16 @@ class ProjectRunsApi(KirokuApi):
 
 class RunDetailApi(KirokuApi):
     @extend_schema(
-        operation_id="runs_read", responses={200: dict}, examples=[examples.RUN_RESPONSE]
+        operation_id="runs_read", responses={200: RunOut}, examples=[examples.RUN_RESPONSE]
     )
-    def get(self, request, run_id: str):
+    def get(self, request: Request, run_id: str) -> Response:
         run = selectors.run_get_for_principal(principal=self.principal, run_id=run_id)
         return Response(run_out(run, detail=True))
 
     @extend_schema(
         operation_id="runs_update",
         request=dict,
-        responses={200: dict},
+        responses={200: RunOut},
         examples=[
             OpenApiExample(
                 "edit",
@@ -112,7 +117,7 @@ class RunDetailApi(KirokuApi):
             examples.RUN_RESPONSE,
         ],
     )
-    def patch(self, request, run_id: str):
+    def patch(self, request: Request, run_id: str) -> Response:
         run = selectors.run_get_for_principal(
             principal=self.principal, run_id=run_id, needed=Role.MEMBER
         )
@@ -125,7 +130,7 @@ class RunDetailApi(KirokuApi):
         responses={204: None},
         description="Soft-delete (admins). Restore with POST .../restore.",
     )
-    def delete(self, request, run_id: str):
+    def delete(self, request: Request, run_id: str) -> Response:
         run = selectors.run_get_for_principal(
             principal=self.principal, run_id=run_id, needed=Role.ADMIN
         )
@@ -137,10 +142,10 @@ class RunRestoreApi(KirokuApi):
     @extend_schema(
         operation_id="runs_restore",
         request=None,
-        responses={200: dict},
+        responses={200: RunOut},
         examples=[examples.RUN_RESPONSE],
     )
-    def post(self, request, run_id: str):
+    def post(self, request: Request, run_id: str) -> Response:
         run = selectors.run_get_for_principal(
             principal=self.principal, run_id=run_id, needed=Role.ADMIN, include_deleted=True
         )
@@ -152,7 +157,10 @@ class RunFinishApi(KirokuApi):
     @extend_schema(
         operation_id="runs_finish",
         request=dict,
-        responses={200: dict},
+        responses={
+            200: RunOut,
+            409: OpenApiResponse(description="The run has ended with another status."),
+        },
         examples=[
             OpenApiExample(
                 "finish",
@@ -162,7 +170,7 @@ class RunFinishApi(KirokuApi):
             examples.RUN_RESPONSE,
         ],
     )
-    def post(self, request, run_id: str):
+    def post(self, request: Request, run_id: str) -> Response:
         run = selectors.run_get_for_principal(
             principal=self.principal, run_id=run_id, needed=Role.MEMBER
         )
@@ -175,12 +183,12 @@ class RunResumeApi(KirokuApi):
     @extend_schema(
         operation_id="runs_resume",
         request=None,
-        responses={200: dict},
+        responses={200: RunOut},
         examples=[examples.RUN_RESPONSE],
         description="Reopen an ended or crashed run (status back to RUNNING) so its client "
         "can log to it again; a RUNNING run is left as it is.",
     )
-    def post(self, request, run_id: str):
+    def post(self, request: Request, run_id: str) -> Response:
         run = selectors.run_get_for_principal(
             principal=self.principal, run_id=run_id, needed=Role.MEMBER
         )
@@ -192,7 +200,7 @@ class RunHeartbeatApi(KirokuApi):
     @extend_schema(
         operation_id="runs_heartbeat",
         request=None,
-        responses={200: dict},
+        responses={200: HeartbeatOut},
         examples=[
             OpenApiExample(
                 "alive",
@@ -205,7 +213,7 @@ class RunHeartbeatApi(KirokuApi):
             )
         ],
     )
-    def post(self, request, run_id: str):
+    def post(self, request: Request, run_id: str) -> Response:
         run = selectors.run_get_for_principal(
             principal=self.principal, run_id=run_id, needed=Role.MEMBER
         )

@@ -11,6 +11,7 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from django.db.models import DurationField, Exists, Expression, ExpressionWrapper, F, OuterRef, Q
 from django.db.models import lookups as L
+from django.db.models.expressions import Combinable
 
 from apps.runs.models import DatasetVersion, MetricSummary, Param, Tag
 from apps.runs.search.expressions import BinaryCollate, ILike, Like
@@ -23,7 +24,11 @@ _ORDERING_LOOKUPS = {
     ">": L.GreaterThan,
     ">=": L.GreaterThanOrEqual,
 }
-_KEYED_MODELS = {"metric": MetricSummary, "param": Param, "tag": Tag}
+_KEYED_MODELS: dict[str, type[MetricSummary] | type[Param] | type[Tag]] = {
+    "metric": MetricSummary,
+    "param": Param,
+    "tag": Tag,
+}
 
 
 def compile_filter(node: Node | None) -> Q:
@@ -66,9 +71,9 @@ def _comparison(node: Comparison) -> Q:
         )
         return Q(Exists(inner.filter(condition)))
     if field.entity == "dataset":
-        inner = DatasetVersion.objects.filter(run=OuterRef("pk"))
+        datasets = DatasetVersion.objects.filter(run=OuterRef("pk"))
         condition = _condition(F(field.key), node.op, node.operands, ValueType.TEXT)
-        return Q(Exists(inner.filter(condition)))
+        return Q(Exists(datasets.filter(condition)))
     attribute = field.attribute
     if attribute.name == "author":
         # A subquery, not a join: a join would need promoting to LEFT OUTER under OR
@@ -82,7 +87,7 @@ def _comparison(node: Comparison) -> Q:
     return Q(L.IsNull(column, False)) & _condition(column, node.op, node.operands, field.type)
 
 
-def _condition(expr: Expression, op: str, operands: tuple[object, ...], vt: ValueType) -> Q:
+def _condition(expr: Combinable, op: str, operands: tuple[object, ...], vt: ValueType) -> Q:
     """``expr op operands`` where a NULL ``expr`` (a missing value, a NaN metric, an
     unfinished run's end) never matches, not even ``!=`` or ``NOT IN``."""
     present = Q(L.IsNull(expr, False))

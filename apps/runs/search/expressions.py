@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import NotSupportedError
-from django.db.models import Expression, Lookup
+from django.db.models import Lookup
+from django.db.models.expressions import Combinable
 from django.db.models.functions import Collate
+
+if TYPE_CHECKING:
+    from django.db.backends.base.base import BaseDatabaseWrapper
+    from django.db.models.sql.compiler import SQLCompiler, _AsSqlType
 
 
 class BinaryCollate(Collate):
@@ -17,10 +22,14 @@ class BinaryCollate(Collate):
     ``order_by=tags.x`` answer the same everywhere.
     """
 
-    def __init__(self, expression: Expression | str) -> None:
+    def __init__(self, expression: Combinable | str) -> None:
         super().__init__(expression, "C")
 
-    def as_sql(self, compiler: Any, connection: Any, **extra_context: Any) -> Any:
+    # django-stubs give Collate.as_sql Django's real (narrower) signature and ignore the
+    # override of Func.as_sql themselves; this method keeps Collate's signature.
+    def as_sql(  # type: ignore[override]
+        self, compiler: SQLCompiler, connection: BaseDatabaseWrapper, **extra_context: Any
+    ) -> _AsSqlType:
         if connection.vendor != "postgresql":
             return compiler.compile(self.get_source_expressions()[0])
         return super().as_sql(compiler, connection, **extra_context)
@@ -88,18 +97,17 @@ class Like(Lookup):
     prepare_rhs = False
     case_sensitive = True
 
-    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+    def as_sql(self, compiler: SQLCompiler, connection: BaseDatabaseWrapper) -> _AsSqlType:
         lhs_sql, lhs_params = self.process_lhs(compiler, connection)
         pieces = like_pieces(str(self.rhs))
-        params = list(lhs_params)
         if connection.vendor == "postgresql":
             operator = "LIKE" if self.case_sensitive else "ILIKE"
             # Backslash is PostgreSQL's default LIKE escape.
-            return f"{lhs_sql} {operator} %s", [*params, _as_like(pieces)]
+            return f"{lhs_sql} {operator} %s", (*lhs_params, _as_like(pieces))
         if connection.vendor == "sqlite":
             if self.case_sensitive:
-                return f"{lhs_sql} GLOB %s", [*params, _as_glob(pieces)]
-            return f"{lhs_sql} LIKE %s ESCAPE '\\'", [*params, _as_like(pieces)]
+                return f"{lhs_sql} GLOB %s", (*lhs_params, _as_glob(pieces))
+            return f"{lhs_sql} LIKE %s ESCAPE '\\'", (*lhs_params, _as_like(pieces))
         raise NotSupportedError(f"run search LIKE is not implemented for {connection.vendor}")
 
 

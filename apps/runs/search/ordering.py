@@ -13,7 +13,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Expression, F, OrderBy, OuterRef, Q, QuerySet, Subquery
+from django.db.models import F, OrderBy, OuterRef, Q, QuerySet, Subquery
+from django.db.models.expressions import Combinable
 
 from apps.core.cursors import cursor_decode, cursor_encode
 from apps.core.errors import Invalid
@@ -45,7 +46,7 @@ class SortColumn:
     ``text``, ``time``, ``duration`` or ``int`` (the pk)."""
 
     alias: str
-    expression: Expression
+    expression: Combinable
     descending: bool
     kind: str
 
@@ -105,20 +106,21 @@ def sort_columns(keys: tuple[SortKey, ...]) -> list[SortColumn]:
     direction of the last key). A param sorts by its number, then by its text."""
     columns: list[SortColumn] = []
 
-    def add(expression: Expression, descending: bool, kind: str) -> None:
+    def add(expression: Combinable, descending: bool, kind: str) -> None:
         columns.append(SortColumn(f"search_sort_{len(columns)}", expression, descending, kind))
 
     for key in keys:
         field, desc = key.field, key.descending
-        if field.entity in ("metric", "param", "tag"):
-            model = {"metric": MetricSummary, "param": Param, "tag": Tag}[field.entity]
-            rows = model.objects.filter(run=OuterRef("pk"), key=field.key)
-            if field.entity == "metric":
-                add(Subquery(rows.values("last")[:1]), desc, "float")
-                continue
-            if field.entity == "param":
-                add(Subquery(rows.values("value_num")[:1]), desc, "float")
-            add(BinaryCollate(Subquery(rows.values("value")[:1])), desc, "text")
+        if field.entity == "metric":
+            summaries = MetricSummary.objects.filter(run=OuterRef("pk"), key=field.key)
+            add(Subquery(summaries.values("last")[:1]), desc, "float")
+        elif field.entity == "param":
+            params = Param.objects.filter(run=OuterRef("pk"), key=field.key)
+            add(Subquery(params.values("value_num")[:1]), desc, "float")
+            add(BinaryCollate(Subquery(params.values("value")[:1])), desc, "text")
+        elif field.entity == "tag":
+            tags = Tag.objects.filter(run=OuterRef("pk"), key=field.key)
+            add(BinaryCollate(Subquery(tags.values("value")[:1])), desc, "text")
         elif field.key == "author":
             users = get_user_model().objects.filter(pk=OuterRef("author_id"))
             add(BinaryCollate(Subquery(users.values("username")[:1])), desc, "text")

@@ -123,7 +123,10 @@ class _Parser:
         return self.advance()
 
     def parse(self) -> Node | None:
-        if self.tok.kind is Kind.EOF:
+        # Read through a local: narrowing self.tok.kind here would outlive or_expr(),
+        # which moves self.tok on.
+        first = self.tok
+        if first.kind is Kind.EOF:
             return None
         node = self.or_expr()
         if self.tok.kind is not Kind.EOF:

@@ -13,11 +13,12 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from apps.core.errors import Invalid
 from apps.core.floats import NON_FINITE_IN
 from apps.core.times import time_clean
+from apps.core.validation import json_object_clean
 from apps.runs import limits
 
 # fullmatch, not ^...$: "$" also matches before a final newline.
@@ -67,7 +68,7 @@ def number_or_none(text: str) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def _mapping(value: Any, *, field: str, limit: int) -> dict:
+def _mapping(value: Any, *, field: str, limit: int) -> dict[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, dict):
@@ -223,12 +224,13 @@ def metrics_clean(value: Any, *, now: datetime, field: str = "metrics") -> list[
             raise Invalid(
                 "must be an object {key, value, step, timestamp?}", field=f"{field}[{index}]"
             )
-        raw_key = item.get("key")
+        # Unchecked JSON, hence Any: the checks below turn each into its type.
+        raw_key: Any = item.get("key")
         key = keys_seen.get(raw_key) if type(raw_key) is str else None
         if key is None:
             key = key_clean(raw_key, field=f"{field}[{index}].key")
             keys_seen[raw_key] = key
-        number = item.get("value")
+        number: Any = item.get("value")
         kind = type(number)
         if kind is int:
             try:
@@ -258,9 +260,11 @@ def metrics_clean(value: Any, *, now: datetime, field: str = "metrics") -> list[
                 "step must fit in a signed 64-bit integer", field=f"{field}[{index}].step"
             )
         raw_time = item.get("timestamp")
-        timestamp = (
-            now if raw_time is None else time_clean(raw_time, field=f"{field}[{index}].timestamp")
-        )
+        if raw_time is None:
+            timestamp = now
+        else:
+            # time_clean answers None only for None, which raw_time is not here.
+            timestamp = cast(datetime, time_clean(raw_time, field=f"{field}[{index}].timestamp"))
         points[(key, step)] = PointIn(key, step, number, timestamp)
     return list(points.values())
 
@@ -278,15 +282,14 @@ class LogBatchIn:
 LOG_FIELDS = {"batch_id", "metrics", "params", "tags", "summary", "datasets"}
 
 
-def fields_known(data: dict, known: set[str]) -> None:
+def fields_known(data: dict[str, Any], known: set[str]) -> None:
     unknown = set(data) - known
     if unknown:
         raise Invalid(f"unknown field; expected some of {sorted(known)}", field=sorted(unknown)[0])
 
 
 def log_batch_clean(data: Any, *, now: datetime) -> LogBatchIn:
-    if not isinstance(data, dict):
-        raise Invalid("request body must be a JSON object")
+    json_object_clean(data)
     fields_known(data, LOG_FIELDS)
     batch_id = data.get("batch_id")
     if not isinstance(batch_id, str) or not _BATCH_ID_RE.fullmatch(batch_id):

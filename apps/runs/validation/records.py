@@ -11,6 +11,7 @@ from typing import Any
 
 from apps.core.errors import Invalid
 from apps.core.times import time_clean
+from apps.core.validation import json_object_clean
 from apps.runs import limits
 from apps.runs.models import RunStatus
 from apps.runs.validation.batch import (
@@ -74,7 +75,10 @@ def git_clean(value: Any, *, field: str = "git") -> GitIn | None:
     )
 
 
-ENVIRONMENT_FIELDS = {
+# Each field's JSON type, as isinstance takes it (bool never counts as an int here).
+FieldTypes = dict[str, type | tuple[type, ...]]
+
+ENVIRONMENT_FIELDS: FieldTypes = {
     "python": str,
     "packages": list,
     "os": str,
@@ -85,7 +89,7 @@ ENVIRONMENT_FIELDS = {
     "cwd": str,
     "hostname": str,
 }
-CI_FIELDS = {
+CI_FIELDS: FieldTypes = {
     "provider": str,
     "commit": str,
     "ref": str,
@@ -105,7 +109,7 @@ CI_FIELDS = {
 }
 
 
-def _typed_object(value: Any, *, field: str, fields: dict, max_bytes: int) -> dict:
+def _typed_object(value: Any, *, field: str, fields: FieldTypes, max_bytes: int) -> dict[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, dict):
@@ -126,7 +130,7 @@ def _typed_object(value: Any, *, field: str, fields: dict, max_bytes: int) -> di
     return {k: v for k, v in value.items() if v is not None}
 
 
-def environment_clean(value: Any) -> dict:
+def environment_clean(value: Any) -> dict[str, Any]:
     env = _typed_object(
         value,
         field="environment",
@@ -138,7 +142,7 @@ def environment_clean(value: Any) -> dict:
     return env
 
 
-def ci_clean(value: Any) -> dict:
+def ci_clean(value: Any) -> dict[str, Any]:
     return _typed_object(value, field="ci", fields=CI_FIELDS, max_bytes=limits.MAX_CI_BYTES)
 
 
@@ -153,8 +157,8 @@ class RunCreateIn:
     params: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str | None] = field(default_factory=dict)
     git: GitIn | None = None
-    environment: dict = field(default_factory=dict)
-    ci: dict = field(default_factory=dict)
+    environment: dict[str, Any] = field(default_factory=dict)
+    ci: dict[str, Any] = field(default_factory=dict)
     datasets: list[DatasetIn] = field(default_factory=list)
 
 
@@ -175,8 +179,7 @@ RUN_CREATE_FIELDS = {
 
 
 def run_create_clean(data: Any) -> RunCreateIn:
-    if not isinstance(data, dict):
-        raise Invalid("request body must be a JSON object")
+    json_object_clean(data)
     fields_known(data, RUN_CREATE_FIELDS)
     client_id = data.get("client_id")
     if client_id is not None and (
@@ -212,8 +215,7 @@ class RunUpdateIn:
 
 
 def run_update_clean(data: Any) -> RunUpdateIn:
-    if not isinstance(data, dict):
-        raise Invalid("request body must be a JSON object")
+    json_object_clean(data)
     fields_known(data, {"name", "notes", "tags"})
     limit = limits.MAX_NAME_LENGTH
     return RunUpdateIn(
@@ -242,8 +244,7 @@ class RunFinishIn:
 
 
 def run_finish_clean(data: Any) -> RunFinishIn:
-    if not isinstance(data, dict):
-        raise Invalid("request body must be a JSON object")
+    json_object_clean(data)
     fields_known(data, {"status", "summary", "ended_at"})
     raw = data.get("status", "finished")
     status = FINISH_STATUSES.get(raw.lower()) if isinstance(raw, str) else None

@@ -4,8 +4,10 @@ gives it a new random password, the way back when the first one is lost."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.shortcuts import resolve_url
 
 from apps.core.admin_account import (
@@ -23,7 +25,7 @@ class Command(BaseCommand):
         "once; with --reset, print a new random password for it."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--username",
             default=None,
@@ -36,7 +38,7 @@ class Command(BaseCommand):
             help="give the admin a new random password and print it (the old one stops working)",
         )
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         try:
             if options["reset"]:
                 account = admin_password_reset(username=options["username"])

@@ -25,10 +25,11 @@ import re
 import socket
 import sys
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.core.management import call_command, get_commands, load_command_class
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.core.management.commands.runserver import naiveip_re
 from django.db import connection
 from django.shortcuts import resolve_url
@@ -143,7 +144,7 @@ class _QuietPeriodicJobs(logging.Filter):
 class Command(BaseCommand):
     help = "Serve Kiroku (development server) with its periodic jobs."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("addrport", nargs="?", default=f"{DEFAULT_HOST}:8000")
         parser.add_argument(
             "--ensure-admin",
@@ -152,7 +153,7 @@ class Command(BaseCommand):
             "as the last lines before the server starts",
         )
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         address = address_parse(options["addrport"])
         problem = bind_problem(address)
         if problem is not None:
@@ -164,7 +165,8 @@ class Command(BaseCommand):
             self.stdout.write("Periodic jobs run in-process (no REDIS_URL configured).")
         scheduler: InProcessScheduler | None = None
         quiet = _QuietPeriodicJobs()
-        runserver = load_command_class(get_commands()["runserver"], "runserver")
+        # Django's runserver: its on_bind hook announces the address.
+        runserver: Any = load_command_class(get_commands()["runserver"], "runserver")
         announce = runserver.on_bind
 
         def on_bind(server_port: int) -> None:

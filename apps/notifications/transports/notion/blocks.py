@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from apps.notifications import catalog
-from apps.notifications.report import (
+from apps.notifications.report_content import (
     MetricLine,
     ParamChange,
     Report,
@@ -65,8 +65,8 @@ def notion_page(report: Report, schema: dict[str, dict[str, Any]]) -> tuple[dict
 
 def page_properties(report: Report, schema: dict[str, dict[str, Any]]) -> dict[str, Any]:
     by_lower: dict[str, str] = {}
-    for name in schema:
-        by_lower.setdefault(name.lower(), name)
+    for property_name in schema:
+        by_lower.setdefault(property_name.lower(), property_name)
     properties: dict[str, Any] = {}
 
     def put(name: str | None, kinds: tuple[str, ...], value: Any) -> None:
@@ -304,7 +304,9 @@ def _text(content: str, *, url: str | None = None, bold: bool = False) -> RichTe
 
 
 def _chunks(text: str, limit: int) -> list[str]:
-    chunks, current, size = [], [], 0
+    chunks: list[str] = []
+    current: list[str] = []
+    size = 0
     for char in text:
         units = utf16_len(char)
         if size + units > limit:

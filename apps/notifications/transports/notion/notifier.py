@@ -23,16 +23,17 @@ import json
 import logging
 import math
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import httpx
 from django.conf import settings
 from notion_client import Client
 from notion_client.errors import APIResponseError, HTTPResponseError, RequestTimeoutError
+from notion_client.typing import SyncAsync
 
 from apps.notifications.crypto import CredentialsUnreadable
 from apps.notifications.models import Delivery, Destination
-from apps.notifications.report import Report
+from apps.notifications.report_content import Report
 from apps.notifications.transports.base import Notifier, Sent, TransportError
 from apps.notifications.transports.notion.blocks import MAX_CHILDREN, batch_end, notion_page
 
@@ -61,7 +62,7 @@ class NotionNotifier(Notifier):
         with _mapped_errors(), self._client() as client:
             data_source_id, schema = self._data_source(client)
             properties, children = notion_page(report, schema)
-            page_id = delivery.remote_id
+            page_id: str | None = delivery.remote_id
             if not page_id and delivery.attempts > 1 and _has_kiroku_id(schema):
                 page_id = self._find_page(client, data_source_id, report.key)
                 if page_id:
@@ -162,7 +163,7 @@ class NotionNotifier(Notifier):
                 if error.code != "object_not_found":
                     raise
                 # The data source went away: look the database up again.
-        database = client.databases.retrieve(database_id=self.destination.target)
+        database = _answer(client.databases.retrieve(database_id=self.destination.target))
         sources = database.get("data_sources") or []
         if not sources:
             raise TransportError("no_data_source", permanent=True)
@@ -179,10 +180,12 @@ class NotionNotifier(Notifier):
 
     @staticmethod
     def _find_page(client: Client, data_source_id: str, key: str) -> str | None:
-        found = client.data_sources.query(
-            data_source_id,
-            filter={"property": KIROKU_ID, "rich_text": {"equals": key}},
-            page_size=1,
+        found = _answer(
+            client.data_sources.query(
+                data_source_id,
+                filter={"property": KIROKU_ID, "rich_text": {"equals": key}},
+                page_size=1,
+            )
         )
         results = found.get("results") or []
         return _field(results[0], "id") if results else None
@@ -196,11 +199,18 @@ class NotionNotifier(Notifier):
             kwargs: dict[str, Any] = {"page_size": MAX_CHILDREN}
             if cursor:
                 kwargs["start_cursor"] = cursor
-            listing = client.blocks.children.list(page_id, **kwargs)
+            listing = _answer(client.blocks.children.list(page_id, **kwargs))
             count += len(listing.get("results") or [])
             cursor = listing.get("next_cursor")
             if not listing.get("has_more") or not cursor:
                 return count
+
+
+def _answer(answer: SyncAsync[Any]) -> dict[str, Any]:
+    """A Notion answer as the sync Client returns it: the decoded JSON object.
+    notion_client types its endpoints for its async client too (``Any | Awaitable``),
+    which a sync Client never returns."""
+    return cast(dict[str, Any], answer)
 
 
 def _field(obj: Any, key: str) -> Any:

@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import quote
 
 from apps.notifications import catalog
-from apps.notifications.report import (
+from apps.notifications.report_content import (
     MetricLine,
     Report,
     format_delta,

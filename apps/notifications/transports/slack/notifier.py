@@ -28,9 +28,10 @@ from slack_sdk.web.slack_response import SlackResponse
 
 from apps.notifications.crypto import CredentialsUnreadable
 from apps.notifications.models import Delivery
-from apps.notifications.report import Mention, Report
+from apps.notifications.report_content import Mention, Report
 from apps.notifications.transports.base import Notifier, Sent, TransportError
 from apps.notifications.transports.slack.blocks import fit, slack_message
+from apps.notifications.transports.slack.threads import thread_root
 
 log = logging.getLogger(__name__)
 
@@ -182,8 +183,6 @@ class SlackNotifier(Notifier):
         )
 
     def send(self, delivery: Delivery, report: Report) -> Sent:
-        from apps.notifications.selectors_threads import thread_root
-
         client = self._client()
         channel = self.destination.target
         thread_ts = thread_root(delivery) or ""

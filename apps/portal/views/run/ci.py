@@ -4,7 +4,7 @@ templates/portal/run/ci_report.html.
 
 The CI context comes from clients, so every reader tolerates a missing field or an
 unexpected type, and only http(s) URLs become links. The report's comparison was
-written by the server (apps.runs.compare.comparison_out), but its metric keys and
+written by the server (apps.runs.comparison.comparison_out), but its metric keys and
 test names are user text: the templates escape them like any other.
 """
 
@@ -14,15 +14,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Case, CharField, OuterRef, Q, QuerySet, Subquery, Value, When
-from django.urls import reverse
-
 from apps.ci.models import CiReport
 from apps.portal.formatting import human_seconds
 from apps.portal.templatetags.portal import number
 from apps.portal.views.run.facts import is_web_url, plain_text
-from apps.runs.compare import compare_path
+from apps.runs.links import compare_path, run_path
 from apps.runs.models import Run
+from apps.runs.selectors import run_live_in_project
 
 VERDICT_MARKS = {"passed": "✓", "no_baseline": "✓", "regressed": "✗"}
 VERDICT_TITLES = {
@@ -82,30 +80,6 @@ def ci_badge(ci: Any, verdict: str | None = None) -> CiBadge | None:
     if verdict in VERDICT_TITLES:
         parts.append(VERDICT_TITLES[verdict])
     return CiBadge(title="CI: " + " · ".join(parts) if parts else "CI", verdict=verdict or "")
-
-
-def ci_verdict_annotate(runs: QuerySet[Run]) -> QuerySet[Run]:
-    """``runs`` with each run's report verdict as ``ci_verdict`` ("regressed",
-    "passed", "no_baseline"; None without a report), the same words as
-    ``CiReport.verdict``. A correlated subquery on the report's unique run column,
-    so a page of runs costs no extra query and the listing gains no join."""
-    verdict = (
-        CiReport.objects.filter(run_id=OuterRef("pk"))
-        .annotate(
-            word=Case(
-                When(regressed=True, then=Value("regressed")),
-                # JSON null or a missing key: nothing was compared.
-                When(
-                    Q(comparison__baseline=None) | Q(comparison__baseline__isnull=True),
-                    then=Value("no_baseline"),
-                ),
-                default=Value("passed"),
-                output_field=CharField(),
-            )
-        )
-        .values("word")[:1]
-    )
-    return runs.annotate(ci_verdict=Subquery(verdict, output_field=CharField()))
 
 
 def run_ci_report(run: Run) -> CiReport | None:
@@ -232,13 +206,7 @@ def _live_baseline(report: CiReport) -> Run | None:
     deleted run's page is a 404 to members)."""
     if report.baseline_run_id is None:
         return None
-    return (
-        Run.objects.filter(
-            pk=report.baseline_run_id, project_id=report.run.project_id, deleted_at__isnull=True
-        )
-        .only("public_id", "name")
-        .first()
-    )
+    return run_live_in_project(project_id=report.run.project_id, run_pk=report.baseline_run_id)
 
 
 def ci_report_view(report: CiReport, *, project_slug: str) -> Report:
@@ -249,9 +217,7 @@ def ci_report_view(report: CiReport, *, project_slug: str) -> Report:
     baseline = _live_baseline(report)
     baseline_url = compare_url = ""
     if baseline is not None:
-        baseline_url = reverse(
-            "portal:run", kwargs={"slug": project_slug, "run_id": baseline.public_id}
-        )
+        baseline_url = run_path(project_slug, baseline.public_id)
         compare_url = compare_path(project_slug, baseline.public_id, report.run.public_id)
         name = baseline.label
     elif recorded:

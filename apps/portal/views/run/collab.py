@@ -16,11 +16,14 @@ from apps.collab.models import (
     SHARE_PARTS,
     SHARE_SHOWN,
     SHARE_SHOWN_COMPARISON,
-    Comment,
-    ShareLink,
+)
+from apps.collab.validation import (
+    comment_create_clean,
+    comment_edit_clean,
+    share_link_create_clean,
 )
 from apps.core.errors import Forbidden, Invalid
-from apps.core.ids import id_parse, integer_parse
+from apps.core.ids import integer_parse
 from apps.portal.views.base import PortalView
 from apps.portal.views.run.page import run_in_project
 from apps.projects.models import Role
@@ -35,19 +38,7 @@ SHARE_CHOICES = (
 )
 
 
-def _on(target) -> dict[str, object]:
-    return {"run": target} if isinstance(target, Run) else {"comparison": target}
-
-
-def _comment_or_404(target, comment_id: int) -> Comment:
-    comment = Comment.objects.filter(pk=comment_id, **_on(target)).first()
-    if comment is None:
-        raise Http404("comment not found")
-    setattr(comment, "run" if isinstance(target, Run) else "comparison", target)
-    return comment
-
-
-class OnRun:
+class OnRun(PortalView):
     """What the thread or the share panel is on: here the run; the saved comparison
     views override both methods."""
 
@@ -62,7 +53,7 @@ class OnRun:
         return reverse(self.url_name, kwargs=kwargs)
 
 
-class RunCommentsView(OnRun, PortalView):
+class RunCommentsView(OnRun):
     """GET: the thread. POST: a new comment or reply (``body``, ``parent``), or
     ``action=edit|delete`` on ``comment``. Answers the thread either way; a refused
     comment comes back with its text and the reason."""
@@ -94,14 +85,14 @@ class RunCommentsView(OnRun, PortalView):
         target = self.target(**kwargs)
         if "before" not in request.GET:
             return self._thread(request, target)
-        before = _comment_or_404(target, id_parse(request.GET["before"]) or -1)
+        before = collab_selectors.comment_get_on(target=target, comment_id=request.GET["before"])
         if "thread" not in request.GET:
             if before.parent_id is not None:
                 raise Http404("comment not found")
             threads = collab_selectors.comment_thread_recent(target=target, before=before)
             context = self._context(request, threads=threads)
             return render(request, "portal/run/comment_threads.html", context)
-        thread = _comment_or_404(target, id_parse(request.GET["thread"]) or -1)
+        thread = collab_selectors.comment_get_on(target=target, comment_id=request.GET["thread"])
         if before.parent_id != thread.pk:
             raise Http404("comment not found")
         replies = collab_selectors.comment_replies_recent(thread=thread, before=before)
@@ -115,18 +106,20 @@ class RunCommentsView(OnRun, PortalView):
         try:
             if action == "create":
                 parent = request.POST.get("parent") or None
+                data = comment_create_clean(
+                    {"body": body, "parent": _form_int(parent) if parent else None}
+                )
                 collab_services.comment_create(
-                    principal=self.principal,
-                    target=target,
-                    body=body,
-                    parent_id=_form_int(parent) if parent else None,
+                    principal=self.principal, target=target, body=data.body, parent_id=data.parent
                 )
             elif action in {"edit", "delete"}:
-                raw = request.POST.get("comment", "")
-                comment = _comment_or_404(target, id_parse(raw) or -1)
+                comment = collab_selectors.comment_get_on(
+                    target=target, comment_id=request.POST.get("comment", "")
+                )
                 if action == "edit":
+                    edit = comment_edit_clean({"body": body})
                     collab_services.comment_edit(
-                        principal=self.principal, comment=comment, body=body
+                        principal=self.principal, comment=comment, body=edit.body
                     )
                 else:
                     collab_services.comment_delete(principal=self.principal, comment=comment)
@@ -138,7 +131,7 @@ class RunCommentsView(OnRun, PortalView):
         return self._thread(request, target)
 
 
-class RunShareLinksView(OnRun, PortalView):
+class RunShareLinksView(OnRun):
     """Members create share links for the run and revoke theirs (admins any)."""
 
     access = Role.MEMBER
@@ -186,19 +179,22 @@ class RunShareLinksView(OnRun, PortalView):
         ticked = _ticked(request.POST)
         try:
             if "revoke" in request.POST:
-                raw = request.POST["revoke"]
-                link = ShareLink.objects.filter(pk=id_parse(raw) or -1, **_on(target)).first()
-                if link is None:
-                    raise Http404("share link not found")
-                setattr(link, "run" if isinstance(target, Run) else "comparison", target)
+                link = collab_selectors.share_link_get_on(
+                    target=target, link_id=request.POST["revoke"]
+                )
                 collab_services.share_link_revoke(principal=self.principal, link=link)
                 return self._panel(request, target)
-            raw_expires = request.POST.get("expires_in", "")
+            data = share_link_create_clean(
+                {
+                    "expires_in": _form_int(request.POST.get("expires_in", "")),
+                    **{f"include_{name}": name in ticked for name in SHARE_PART_NAMES},
+                }
+            )
             created = collab_services.share_link_create(
                 principal=self.principal,
                 target=target,
-                expires_in=_form_int(raw_expires),
-                **{f"include_{name}": name in ticked for name in SHARE_PART_NAMES},
+                expires_in=data.expires_in,
+                **data.include,
             )
         except (Invalid, Forbidden) as exc:
             return self._panel(request, target, error=exc.message, ticked=ticked)
@@ -220,6 +216,6 @@ def _will_show(*, is_run: bool, ticked: frozenset[str]) -> list[str]:
 
 def _form_int(raw: str) -> int | str:
     """An integer form field as an int when it is ASCII digits, else the text as sent
-    (which the service refuses, naming the field)."""
+    (which the clean function refuses, naming the field)."""
     value = integer_parse(raw)
     return raw if value is None else value

@@ -8,7 +8,6 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.utils import timezone
 
 from apps.core.errors import Invalid
@@ -19,7 +18,8 @@ from apps.portal.views.run.ci import ci_page_context
 from apps.portal.views.run.links import member_links
 from apps.projects.models import Role
 from apps.runs import selectors
-from apps.runs.models import DatasetVersion, Param, Run, RunStatus, SummaryValue, Tag
+from apps.runs.links import run_path, runs_path
+from apps.runs.models import Run, RunStatus
 from apps.runs.services import run_update
 from apps.runs.validation import run_update_clean
 
@@ -50,16 +50,17 @@ def _group_url(project_slug: str, group: str) -> str:
     search language escapes them)."""
     quoted = group.replace("'", "''")
     query = urlencode({"filter": f"group = '{quoted}'"})
-    return f"{reverse('portal:runs', kwargs={'slug': project_slug})}?{query}"
+    return f"{runs_path(project_slug)}?{query}"
 
 
 def run_context(run: Run) -> dict:
     """What the run page shows of ``run``, for a member's page and a shared one: the
     header (status, times, git, ``key_metrics``), the charts' groups, and the tabs'
     facts (overview, params, summary, notes)."""
-    summaries = list(selectors.run_metric_summaries(run=run).values_list("key", "last", "count"))
+    held = selectors.run_detail(run=run)
+    summaries = [(row["key"], row["last"], row["count"]) for row in held.metrics]
     groups = facts.chart_groups(summaries)
-    datasets = list(DatasetVersion.objects.filter(run=run).order_by("name"))
+    datasets = held.datasets
     for dataset in datasets:
         dataset.size_text = facts.human_size(dataset.size)
     return {
@@ -67,14 +68,9 @@ def run_context(run: Run) -> dict:
         "duration": facts.run_duration(run.started_at, run.ended_at, timezone.now()),
         "environment": facts.environment_facts(run.environment),
         "ci": facts.ci_facts(run.ci),
-        "params": list(Param.objects.filter(run=run).order_by("key").values_list("key", "value")),
-        "tags": list(Tag.objects.filter(run=run).order_by("key").values_list("key", "value")),
-        "summary": [
-            (key, facts.value_text(value))
-            for key, value in SummaryValue.objects.filter(run=run)
-            .order_by("key")
-            .values_list("key", "value")
-        ],
+        "params": list(held.params.items()),
+        "tags": list(held.tags.items()),
+        "summary": [(key, facts.value_text(value)) for key, value in held.summary.items()],
         "datasets": datasets,
         "groups": groups,
         "key_count": sum(len(group.keys) for group in groups),
@@ -139,5 +135,4 @@ class RunNotesView(PortalView):
         else:
             run_update(principal=self.principal, run=run, data=data)
             messages.success(request, "Notes saved.")
-        url = reverse("portal:run", kwargs={"slug": slug, "run_id": run.public_id})
-        return redirect(f"{url}#notes")
+        return redirect(f"{run_path(slug, run.public_id)}#notes")

@@ -2,7 +2,7 @@
 
 The server evaluates the gates (``GET /runs/{id}/compare``); the CLI only makes sure
 a typo stops the job with exit 2 instead of reaching it. The grammar is the server's
-(apps.runs.compare): ``KEY OP CHANGE[%]`` with OP one of ``<``, ``<=``, ``>``, ``>=``.
+(apps.runs.gates): ``KEY OP CHANGE[%]`` with OP one of ``<``, ``<=``, ``>``, ``>=``.
 """
 
 from __future__ import annotations

@@ -8,25 +8,19 @@ API (``GET /runs/{id}/compare``), the CI report, and Slack and Notion messages.
 from __future__ import annotations
 
 import math
-import operator
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from urllib.parse import urlencode
+from typing import Annotated, TypedDict
 
-from django.conf import settings
-from django.urls import reverse
-
-from apps.core.errors import Invalid
 from apps.core.floats import float_out
-from apps.projects.comparison import baseline_parse
+from apps.core.schema import WireFloat
+from apps.projects.comparison import Baseline, project_baseline
 from apps.projects.models import Project
-from apps.runs.baseline import baseline_for, baseline_label
+from apps.runs.baseline import baseline_resolve, baseline_spec_text
+from apps.runs.gates import Gate, GateResult
+from apps.runs.links import compare_url, run_url
 from apps.runs.models import MetricSummary, Run
 
-MAX_GATES = 50
-MAX_GATE_LENGTH = 300
-MAX_BASELINE_SPEC_LENGTH = 300
 # A CI job logs a handful of evaluation metrics; a training run's hundreds are cut.
 MAX_COMPARED_METRICS = 200
 SYSTEM_PREFIX = "system/"
@@ -44,16 +38,6 @@ _HIGHER_IS_BETTER = (
     "map",
     "iou",
     "score",
-)
-
-_GATE_RE = re.compile(
-    r"^\s*(?P<key>[^<>=]*?)\s*(?P<op><=|>=|<|>)\s*"
-    r"(?P<amount>[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)\s*(?P<percent>%)?\s*$"
-)
-_OPERATORS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
-GATE_HELP = (
-    "KEY OP CHANGE, e.g. 'eval/acc<-0.01' (fail when acc dropped by more than 0.01) "
-    "or 'loss>+5%' (fail when loss rose by more than 5%); OP is <, <=, > or >="
 )
 
 
@@ -110,131 +94,18 @@ def metric_goal(key: str, known: dict[str, str]) -> str | None:
 
 def project_goals(project: Project) -> dict[str, str]:
     """The goals the project's settings state (its best-run baseline's metric)."""
-    if project.baseline.get("mode") == "best":
-        return {project.baseline["metric"]: project.baseline["goal"]}
-    return {}
+    return _goals(project_baseline(project))
 
 
-# -- gates --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Gate:
-    """``metric op amount[%]``: violated when the change against the baseline (or its
-    percentage) satisfies ``op amount``."""
-
-    metric: str
-    op: str
-    amount: float
-    percent: bool
-
-    @property
-    def expression(self) -> str:
-        amount = f"{self.amount:+g}"
-        return f"{self.metric}{self.op}{amount}{'%' if self.percent else ''}"
-
-    def check(self, line: MetricLine | None) -> tuple[bool, str]:
-        """(violated, why) for the metric's comparison line."""
-        bound = f"{self.op} {self.amount:+g}{'%' if self.percent else ''}"
-        if line is None or line.value is None:
-            return True, f"{self.metric} was not logged by this run"
-        if line.baseline is None:
-            return False, f"{self.metric}: no baseline value to compare with"
-        if not _finite(line.value) and _finite(line.baseline):
-            return True, f"{self.metric} is {float_out(line.value)} (baseline {line.baseline:g})"
-        change = line.percent if self.percent else line.delta
-        if change is None:
-            why = "the baseline is 0, so a percentage cannot be computed"
-            if not _finite(line.baseline):
-                why = f"the baseline value is {float_out(line.baseline)}"
-            return False, f"{self.metric}: not evaluated ({why})"
-        shown = f"{change:+.4g}{'%' if self.percent else ''}"
-        if _OPERATORS[self.op](change, self.amount):
-            return True, f"{self.metric} changed by {shown}, beyond the gate {bound}"
-        return False, f"{self.metric} changed by {shown}, within the gate {bound}"
-
-
-def gate_parse(text: object, *, field: str = "fail_on") -> Gate:
-    """Parse one ``--fail-on`` expression; raises Invalid naming the field and the
-    expected form."""
-    if not isinstance(text, str) or not text.strip():
-        raise Invalid(f"{field} must be a non-empty string: {GATE_HELP}", field=field)
-    if len(text) > MAX_GATE_LENGTH:
-        raise Invalid(f"{field} is longer than {MAX_GATE_LENGTH} characters", field=field)
-    match = _GATE_RE.match(text)
-    if match is None or not match["key"]:
-        raise Invalid(f"{field} {text!r} is not a gate: {GATE_HELP}", field=field)
-    amount = float(match["amount"])
-    if not math.isfinite(amount):
-        raise Invalid(f"{field} {text!r}: the change must be a finite number", field=field)
-    return Gate(match["key"], match["op"], amount, bool(match["percent"]))
-
-
-def gates_parse(values: object, *, field: str = "fail_on") -> list[Gate]:
-    if values is None:
-        return []
-    if not isinstance(values, list):
-        raise Invalid(f"{field} must be a list of gate expressions", field=field)
-    if len(values) > MAX_GATES:
-        raise Invalid(f"{field} takes at most {MAX_GATES} gates", field=field)
-    return [gate_parse(value, field=f"{field}[{i}]") for i, value in enumerate(values)]
-
-
-# -- baseline specs ------------------------------------------------------------------
-
-
-def baseline_spec_parse(text: object, *, field: str = "baseline") -> dict | None:
-    """``branch:NAME``, ``run:ID``, ``best:METRIC:max|min`` as a baseline setting
-    (the project setting's shape); None for ``""``/``project`` (use the project's)."""
-    if text is None or text == "" or text == "project":
-        return None
-    if not isinstance(text, str) or len(text) > MAX_BASELINE_SPEC_LENGTH:
-        raise Invalid(
-            f"{field} must be a string of at most {MAX_BASELINE_SPEC_LENGTH} characters",
-            field=field,
-        )
-    kind, _, rest = text.partition(":")
-    if kind == "branch":
-        setting: dict = {"mode": "branch", "branch": rest}
-    elif kind == "run":
-        setting = {"mode": "pinned", "run": rest}
-    elif kind == "best":
-        metric, _, goal = rest.rpartition(":")
-        setting = {"mode": "best", "metric": metric, "goal": goal}
-    else:
-        raise Invalid(
-            f"{field} {text!r} must be branch:NAME, run:ID, best:METRIC:max or best:METRIC:min",
-            field=field,
-        )
-    return baseline_parse(setting, field=field)
-
-
-def baseline_spec_text(setting: dict) -> str:
-    mode = setting.get("mode")
-    if mode == "branch":
-        return f"branch:{setting['branch']}"
-    if mode == "pinned":
-        return f"run:{setting['run']}"
-    if mode == "best":
-        return f"best:{setting['metric']}:{setting['goal']}"
-    return ""
-
-
-# -- the comparison ------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class GateResult:
-    gate: Gate
-    violated: bool
-    reason: str
+def _goals(setting: Baseline | None) -> dict[str, str]:
+    return setting.goals if setting is not None else {}
 
 
 @dataclass(frozen=True)
 class Comparison:
     run: Run
     baseline: Run | None
-    setting: dict  # the baseline setting used ({} for none)
+    setting: Baseline | None  # the baseline setting used (None for none)
     lines: tuple[MetricLine, ...]
     gates: tuple[GateResult, ...]
     truncated: bool
@@ -283,13 +154,16 @@ def metric_lines(
     )
 
 
-def run_compare(*, run: Run, setting: dict | None = None, gates: Sequence[Gate] = ()) -> Comparison:
+def run_compare(
+    *, run: Run, setting: Baseline | None = None, gates: Sequence[Gate] = ()
+) -> Comparison:
     """Compare ``run`` with the baseline chosen by ``setting`` (default: the
     project's) over the gated metrics, then its own (system metrics left out; the
     project's primary metrics first, then by key), at most MAX_COMPARED_METRICS."""
     project = run.project
-    setting = project.baseline if setting is None else setting
-    baseline = baseline_for(run=run, setting=setting) if setting else None
+    project_setting = project_baseline(project)
+    setting = project_setting if setting is None else setting
+    baseline = baseline_resolve(run=run, setting=setting)
     values = {
         key: value for key, value in last_values(run).items() if not key.startswith(SYSTEM_PREFIX)
     }
@@ -300,64 +174,87 @@ def run_compare(*, run: Run, setting: dict | None = None, gates: Sequence[Gate] 
     limit = max(MAX_COMPARED_METRICS, len(set(gated)))
     truncated = len(keys) > limit
     keys = keys[:limit]
-    known = {**project_goals(project), **_best_goal(setting)}
+    known = {**_goals(project_setting), **_goals(setting)}
     lines = metric_lines(keys, run=run, baseline=baseline, goals=known, values=values)
     by_key = {line.key: line for line in lines}
     results = tuple(GateResult(gate, *gate.check(by_key.get(gate.metric))) for gate in gates)
     return Comparison(
         run=run,
         baseline=baseline,
-        setting=setting or {},
+        setting=setting,
         lines=lines,
         gates=results,
         truncated=truncated,
     )
 
 
-def _best_goal(setting: dict | None) -> dict[str, str]:
-    if setting and setting.get("mode") == "best":
-        return {setting["metric"]: setting["goal"]}
-    return {}
+class ComparedRunOut(TypedDict):
+    id: str
+    name: str
+    url: str
 
 
-def absolute(path: str) -> str:
-    return settings.KIROKU_BASE_URL + path
+class ComparisonBaselineOut(TypedDict):
+    id: str
+    name: str
+    url: str
+    branch: str
+    commit: str
 
 
-def run_page_url(run: Run) -> str:
-    return absolute(
-        reverse("portal:run", kwargs={"slug": run.project.slug, "run_id": run.public_id})
-    )
+class ComparedMetricOut(TypedDict):
+    key: str
+    value: WireFloat | None
+    baseline: Annotated[WireFloat | None, "the baseline's value; null when it has none"]
+    delta: Annotated[WireFloat | None, "value - baseline, when both are finite"]
+    percent: Annotated[WireFloat | None, "delta in percent of the baseline's value"]
+    goal: Annotated[str | None, "`min` or `max`: which way is better, when known"]
+    better: Annotated[
+        bool | None, "true for an improvement, false for a regression, null when unknown"
+    ]
+    violated: Annotated[bool, "a gate on this metric is violated"]
 
 
-def compare_path(slug: str, *run_ids: str) -> str:
-    """The portal's compare page for these runs of project ``slug`` (a path)."""
-    query = urlencode([("runs", run_id) for run_id in run_ids])
-    return reverse("portal:compare", kwargs={"slug": slug}) + "?" + query
+class GateResultOut(TypedDict):
+    expression: Annotated[str, "the gate as given (`eval/acc<-0.01`)"]
+    metric: str
+    violated: bool
+    reason: str
 
 
-def compare_page_url(run: Run, baseline: Run) -> str:
-    return absolute(compare_path(run.project.slug, baseline.public_id, run.public_id))
+class ComparisonOut(TypedDict):
+    """A run next to its baseline: per metric both values and the change, and the
+    gates (``fail_on``) with whether each is violated."""
+
+    run: ComparedRunOut
+    baseline: Annotated[ComparisonBaselineOut | None, "null when no run qualifies"]
+    baseline_spec: Annotated[str, "how the baseline was chosen, as `baseline=` takes it"]
+    baseline_label: Annotated[str, "the same in words; empty without a baseline"]
+    compare_url: Annotated[str, "the portal's compare page; empty without a baseline"]
+    metrics: list[ComparedMetricOut]
+    metrics_truncated: Annotated[bool, f"more than {MAX_COMPARED_METRICS} metrics: cut"]
+    gates: list[GateResultOut]
+    regressed: Annotated[bool, "a gate is violated"]
 
 
-def comparison_out(comparison: Comparison) -> dict:
+def comparison_out(comparison: Comparison) -> ComparisonOut:
     """The comparison as JSON (the compare API's answer, stored with a CI report)."""
-    run, baseline = comparison.run, comparison.baseline
+    run, baseline, setting = comparison.run, comparison.baseline, comparison.setting
     violated = comparison.violated_keys()
     return {
-        "run": {"id": run.public_id, "name": run.name, "url": run_page_url(run)},
+        "run": {"id": run.public_id, "name": run.name, "url": run_url(run)},
         "baseline": None
         if baseline is None
         else {
             "id": baseline.public_id,
             "name": baseline.name,
-            "url": run_page_url(baseline),
+            "url": run_url(baseline),
             "branch": baseline.git_branch,
             "commit": baseline.git_commit,
         },
-        "baseline_spec": baseline_spec_text(comparison.setting),
-        "baseline_label": baseline_label(comparison.setting) if baseline is not None else "",
-        "compare_url": compare_page_url(run, baseline) if baseline is not None else "",
+        "baseline_spec": baseline_spec_text(setting),
+        "baseline_label": setting.label if baseline is not None and setting is not None else "",
+        "compare_url": compare_url(run, baseline) if baseline is not None else "",
         "metrics": [
             {
                 "key": line.key,
@@ -388,7 +285,7 @@ def comparison_out(comparison: Comparison) -> dict:
 # What comparison_out returns, for the OpenAPI schema's examples.
 _RUN = "51a75b8a97cc49d598c21cf641c64c34"
 _BASE = "313f5b91f4f852a55df3ba46d34a292b"
-COMPARISON_EXAMPLE = {
+COMPARISON_EXAMPLE: ComparisonOut = {
     "run": {
         "id": _RUN,
         "name": "eval #7",

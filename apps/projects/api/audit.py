@@ -1,5 +1,7 @@
-"""The audit log over HTTP: a page of events as JSON, or every event as CSV or JSON
-lines, streamed. Project admins only; filters as apps.audit.selectors describes."""
+"""A project's audit log over HTTP: a page of events as JSON, or every event as CSV or
+JSON lines, streamed. Project admins only; filters as apps.audit.selectors describes.
+Here rather than in ``audit`` because reading a project's log is a project permission
+(the audit app sits below projects and knows nothing of roles)."""
 
 from __future__ import annotations
 
@@ -8,10 +10,11 @@ from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiRespo
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.response import Response
 
-from apps.audit.exports import FORMATS, csv_export, event_out, jsonl_export
+from apps.audit.exports import FORMATS, EventOut, csv_export, event_out, jsonl_export
 from apps.audit.selectors import audit_list_for_project, audit_page
 from apps.core.cursors import cursor_decode, cursor_encode
 from apps.core.errors import Invalid
+from apps.core.schema import Page
 from apps.core.times import time_clean
 from apps.core.views import KirokuApi, query_int
 from apps.projects.models import Role
@@ -74,7 +77,7 @@ class ProjectAuditApi(_AuditApi):
             OpenApiParameter("page_size", int, description="1 to 1000 (default 100)"),
             OpenApiParameter("cursor", str, description="the `next` of the previous page"),
         ],
-        responses={200: dict},
+        responses={200: Page[EventOut]},
         examples=[
             OpenApiExample(
                 "events", response_only=True, value={"results": [EVENT_EXAMPLE], "next": None}

@@ -1,8 +1,8 @@
 """What a notification says, independent of where it goes.
 
-``Report`` is built once per delivery (``apps.notifications.reports.report_for``) and
-rendered by each kind's own block builder; the formatting helpers here keep Slack and
-Notion saying the same numbers the same way.
+``Report`` is built once per delivery (``apps.notifications.report_builder``) and rendered
+by each kind's own block builder; the formatting helpers here keep Slack and Notion
+saying the same numbers the same way.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from apps.core.times import human_seconds
-from apps.runs.compare import MetricLine
+from apps.runs.comparison import MetricLine
 
 __all__ = ["MetricLine", "Report", "RunRef", "format_delta", "format_number"]
 

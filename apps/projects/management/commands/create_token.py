@@ -11,9 +11,9 @@ from django.utils import timezone
 from apps.accounts.authentication import service_token_creator_present
 from apps.accounts.models import User
 from apps.accounts.principal import Principal
-from apps.accounts.services import token_create
 from apps.core.errors import KirokuError
 from apps.projects.models import Project, Role
+from apps.projects.tokens import token_create
 
 MAX_EXPIRES_DAYS = 36_500  # a century; beyond it, leave the token without expiry
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from apps.events.models import DomainEvent
 from apps.events.subscribers import subscribe, unsubscribe
 from apps.notifications.catalog import RULES_FOR_DOMAIN_EVENT
 
 
-def _handle(event) -> None:
+def _handle(event: DomainEvent) -> None:
     from apps.notifications.services.dispatch import deliveries_for_event
 
     deliveries_for_event(event)

@@ -3,27 +3,21 @@ baseline, the params that changed, and links — read fresh at send time."""
 
 from __future__ import annotations
 
-from django.urls import reverse
-
 from apps.accounts.models import User
 from apps.notifications import catalog
 from apps.notifications.models import Delivery
-from apps.notifications.report import (
+from apps.notifications.report_content import (
     Mention,
     ParamChange,
     Report,
     RunRef,
     format_number,
 )
+from apps.projects.comparison import project_baseline
 from apps.projects.models import Project
-from apps.runs.baseline import baseline_for, baseline_label
-from apps.runs.compare import (
-    absolute,
-    compare_page_url,
-    metric_lines,
-    project_goals,
-    run_page_url,
-)
+from apps.runs import links
+from apps.runs.baseline import baseline_resolve
+from apps.runs.comparison import metric_lines, project_goals
 from apps.runs.models import MetricSummary, Run
 
 # Without a rule's or project's choice, the message shows this many metrics.
@@ -37,7 +31,7 @@ CI_TITLES = {
 
 
 def run_ref(run: Run) -> RunRef:
-    return RunRef(public_id=run.public_id, name=run.name or run.public_id, url=run_page_url(run))
+    return RunRef(public_id=run.public_id, name=run.name or run.public_id, url=links.run_url(run))
 
 
 def report_for(delivery: Delivery) -> Report:
@@ -56,7 +50,7 @@ def report_for(delivery: Delivery) -> Report:
         "title": _title(delivery),
         "project_slug": project.slug,
         "project_name": project.name,
-        "project_url": absolute(reverse("portal:runs", kwargs={"slug": project.slug})),
+        "project_url": links.absolute_url(links.runs_path(project.slug)),
         "created_at": delivery.created_at,
         **_detail(delivery),
     }
@@ -76,7 +70,7 @@ def report_for(delivery: Delivery) -> Report:
             for key in sorted(set(params) | set(base_params))
             if params.get(key) != base_params.get(key)
         )
-        compare_url = compare_page_url(run, baseline)
+        compare_url = links.compare_url(run, baseline)
     return Report(
         run=run_ref(run),
         status=run.status,
@@ -109,7 +103,8 @@ def _baseline(delivery: Delivery, run: Run) -> tuple[Run | None, str]:
             else None
         )
         return found, str(delivery.payload.get("baseline_label") or "")
-    return baseline_for(run=run), baseline_label(run.project.baseline)
+    setting = project_baseline(run.project)
+    return baseline_resolve(run=run, setting=setting), setting.label if setting else ""
 
 
 def _known_goals(project: Project, condition: dict) -> dict[str, str]:
@@ -132,8 +127,9 @@ def _metric_keys(run: Run, project: Project, condition: dict) -> list[str]:
     if project.primary_metrics:
         return list(project.primary_metrics)
     keys = []
-    if project.baseline.get("mode") == "best":
-        keys.append(project.baseline["metric"])
+    setting = project_baseline(project)
+    if setting is not None and setting.mode == "best":
+        keys.append(setting.metric)
     logged = MetricSummary.objects.filter(run=run).order_by("key").values_list("key", flat=True)
     for key in logged[: DEFAULT_METRIC_COUNT + 1]:
         if key not in keys:
@@ -161,14 +157,13 @@ def _title(delivery: Delivery) -> str:
 def _detail(delivery: Delivery) -> dict:
     payload = delivery.payload
     detail = str(payload.get("excerpt") or payload.get("summary") or "")[:DETAIL_MAX]
-    mentions = ()
+    mentions: tuple[Mention, ...] = ()
     if delivery.event_type == catalog.COMMENT_MENTION:
         users = User.objects.filter(username__in=payload.get("mentioned", [])).order_by("username")
         mentions = tuple(Mention(username=u.username, email=u.email) for u in users)
     detail_url = ""
     if payload.get("comment_id") and payload.get("run_id"):
-        path = reverse(
-            "portal:run", kwargs={"slug": delivery.project.slug, "run_id": payload["run_id"]}
+        detail_url = links.comment_url(
+            delivery.project.slug, payload["run_id"], int(payload["comment_id"])
         )
-        detail_url = absolute(f"{path}#comment-{int(payload['comment_id'])}")
     return {"detail": detail, "detail_url": detail_url, "mentions": mentions}

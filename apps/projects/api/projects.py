@@ -1,14 +1,25 @@
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiExample, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from apps.core.pagination import Listing, list_page
+from apps.core.schema import Page
 from apps.core.views import KirokuApi
-from apps.projects import selectors, services
+from apps.projects import members, selectors, services
 from apps.projects.access import role_for
-from apps.projects.models import Membership, Project, Role
+from apps.projects.models import Role
+from apps.projects.output import MemberOut, ProjectOut, member_out, project_out
+from apps.projects.validation import (
+    PROJECT_DESCRIPTION_MAX,
+    PROJECT_NAME_MAX,
+    USERNAME_MAX,
+    member_add_clean,
+    member_role_clean,
+    project_create_clean,
+    project_update_clean,
+)
 
 PROJECT_EXAMPLE = {
     "slug": "vision",
@@ -23,56 +34,36 @@ PROJECT_EXAMPLE = {
 }
 
 
-def project_out(project: Project, role: Role | None = None) -> dict:
-    body = {
-        "slug": project.slug,
-        "name": project.name,
-        "description": project.description,
-        "created_at": project.created_at,
-        "deleted_at": project.deleted_at,
-        "baseline": project.baseline,
-        "primary_metrics": project.primary_metrics,
-        "service_tokens_outlive_creator": project.service_tokens_outlive_creator,
-    }
-    if role is not None:
-        body["role"] = role.label
-    return body
-
-
+TAKEN = OpenApiResponse(description="the slug is taken")
+ALREADY_MEMBER = OpenApiResponse(description="the user is already a member")
+LAST_ADMIN = OpenApiResponse(description="the project's last admin stays an admin")
 PROJECTS = Listing("projects", ("slug",))
 MEMBERS = Listing("members", ("user__username",))
 
 
-def member_out(membership: Membership) -> dict:
-    return {
-        "username": membership.user.username,
-        "role": Role(membership.role).label,
-        "added_at": membership.created_at,
-    }
+# The request serializers below describe the bodies in the OpenAPI schema only; the
+# bodies are checked by apps.projects.validation, which the portal's forms share.
 
 
 class RoleField(serializers.ChoiceField):
     def __init__(self, **kwargs):
         super().__init__(choices=[r.label for r in Role], **kwargs)
 
-    def to_internal_value(self, data):
-        return Role.parse(super().to_internal_value(str(data).lower()))
-
 
 class ProjectCreateInput(serializers.Serializer):
     slug = serializers.CharField(max_length=64)
-    name = serializers.CharField(max_length=services.PROJECT_NAME_MAX)
+    name = serializers.CharField(max_length=PROJECT_NAME_MAX)
     description = serializers.CharField(
-        max_length=services.PROJECT_DESCRIPTION_MAX, required=False, allow_blank=True, default=""
+        max_length=PROJECT_DESCRIPTION_MAX, required=False, allow_blank=True, default=""
     )
 
 
 class ProjectUpdateInput(serializers.Serializer):
-    name = serializers.CharField(max_length=services.PROJECT_NAME_MAX, required=False)
+    name = serializers.CharField(max_length=PROJECT_NAME_MAX, required=False)
     description = serializers.CharField(
-        max_length=services.PROJECT_DESCRIPTION_MAX, required=False, allow_blank=True
+        max_length=PROJECT_DESCRIPTION_MAX, required=False, allow_blank=True
     )
-    # Checked by the service (apps/projects/comparison.py), which names the field.
+    # Checked as apps/projects/comparison.py says.
     baseline = serializers.JSONField(required=False, allow_null=True)
     primary_metrics = serializers.JSONField(required=False, allow_null=True)
     # Off (the default): a service token stops working when its creator leaves.
@@ -83,7 +74,7 @@ class ProjectListApi(KirokuApi):
     @extend_schema(
         operation_id="projects_list",
         parameters=PROJECTS.parameters(),
-        responses={200: dict},
+        responses={200: Page[ProjectOut]},
         examples=[
             OpenApiExample(
                 "projects", response_only=True, value={"results": [PROJECT_EXAMPLE], "next": None}
@@ -99,7 +90,7 @@ class ProjectListApi(KirokuApi):
     @extend_schema(
         operation_id="projects_create",
         request=ProjectCreateInput,
-        responses={201: dict},
+        responses={201: ProjectOut, 409: TAKEN},
         examples=[
             OpenApiExample(
                 "create",
@@ -110,15 +101,15 @@ class ProjectListApi(KirokuApi):
         ],
     )
     def post(self, request):
-        data = self.parse(ProjectCreateInput, request.data)
-        project = services.project_create(principal=self.principal, **data)
+        data = project_create_clean(request.data)
+        project = services.project_create(principal=self.principal, data=data)
         return Response(project_out(project, Role.ADMIN), status=status.HTTP_201_CREATED)
 
 
 class ProjectDetailApi(KirokuApi):
     @extend_schema(
         operation_id="projects_read",
-        responses={200: dict},
+        responses={200: ProjectOut},
         examples=[
             OpenApiExample("project", response_only=True, value=PROJECT_EXAMPLE),
         ],
@@ -130,7 +121,7 @@ class ProjectDetailApi(KirokuApi):
     @extend_schema(
         operation_id="projects_update",
         request=ProjectUpdateInput,
-        responses={200: dict},
+        responses={200: ProjectOut},
         examples=[
             OpenApiExample("rename", request_only=True, value={"name": "Vision models"}),
             OpenApiExample(
@@ -153,8 +144,8 @@ class ProjectDetailApi(KirokuApi):
         project = selectors.project_get_for_principal(
             principal=self.principal, slug=slug, needed=Role.ADMIN
         )
-        data = self.parse(ProjectUpdateInput, request.data)
-        project = services.project_update(principal=self.principal, project=project, **data)
+        data = project_update_clean(request.data)
+        project = services.project_update(principal=self.principal, project=project, data=data)
         return Response(project_out(project))
 
     @extend_schema(operation_id="projects_delete", responses={204: None})
@@ -170,7 +161,7 @@ class ProjectRestoreApi(KirokuApi):
     @extend_schema(
         operation_id="projects_restore",
         request=None,
-        responses={200: dict},
+        responses={200: ProjectOut},
         examples=[OpenApiExample("restored", response_only=True, value=PROJECT_EXAMPLE)],
     )
     def post(self, request, slug: str):
@@ -182,7 +173,7 @@ class ProjectRestoreApi(KirokuApi):
 
 
 class MemberAddInput(serializers.Serializer):
-    username = serializers.CharField(max_length=150)
+    username = serializers.CharField(max_length=USERNAME_MAX)
     role = RoleField()
 
 
@@ -197,7 +188,7 @@ class MemberListApi(KirokuApi):
     @extend_schema(
         operation_id="members_list",
         parameters=MEMBERS.parameters(),
-        responses={200: dict},
+        responses={200: Page[MemberOut]},
         examples=[
             OpenApiExample(
                 "members", response_only=True, value={"results": [MEMBER_EXAMPLE], "next": None}
@@ -212,7 +203,7 @@ class MemberListApi(KirokuApi):
     @extend_schema(
         operation_id="members_add",
         request=MemberAddInput,
-        responses={201: dict},
+        responses={201: MemberOut, 409: ALREADY_MEMBER},
         examples=[
             OpenApiExample("add", request_only=True, value={"username": "bob", "role": "member"}),
             OpenApiExample("added", response_only=True, value=MEMBER_EXAMPLE),
@@ -222,8 +213,10 @@ class MemberListApi(KirokuApi):
         project = selectors.project_get_for_principal(
             principal=self.principal, slug=slug, needed=Role.ADMIN
         )
-        data = self.parse(MemberAddInput, request.data)
-        membership = services.member_add(principal=self.principal, project=project, **data)
+        data = member_add_clean(request.data)
+        membership = members.member_add(
+            principal=self.principal, project=project, username=data.username, role=data.role
+        )
         return Response(member_out(membership), status=status.HTTP_201_CREATED)
 
 
@@ -231,7 +224,7 @@ class MemberDetailApi(KirokuApi):
     @extend_schema(
         operation_id="members_update",
         request=MemberUpdateInput,
-        responses={200: dict},
+        responses={200: MemberOut, 409: LAST_ADMIN},
         examples=[
             OpenApiExample("promote", request_only=True, value={"role": "admin"}),
             OpenApiExample("updated", response_only=True, value=MEMBER_EXAMPLE),
@@ -241,16 +234,16 @@ class MemberDetailApi(KirokuApi):
         project = selectors.project_get_for_principal(
             principal=self.principal, slug=slug, needed=Role.ADMIN
         )
-        data = self.parse(MemberUpdateInput, request.data)
-        membership = services.member_role_change(
-            principal=self.principal, project=project, username=username, role=data["role"]
+        data = member_role_clean(request.data)
+        membership = members.member_role_change(
+            principal=self.principal, project=project, username=username, role=data.role
         )
         return Response(member_out(membership))
 
-    @extend_schema(operation_id="members_remove", responses={204: None})
+    @extend_schema(operation_id="members_remove", responses={204: None, 409: LAST_ADMIN})
     def delete(self, request, slug: str, username: str):
         project = selectors.project_get_for_principal(
             principal=self.principal, slug=slug, needed=Role.ADMIN
         )
-        services.member_remove(principal=self.principal, project=project, username=username)
+        members.member_remove(principal=self.principal, project=project, username=username)
         return Response(status=status.HTTP_204_NO_CONTENT)

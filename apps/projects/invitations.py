@@ -34,7 +34,8 @@ from apps.accounts.services import email_normalize, new_user_validate, user_inse
 from apps.audit import registry as audit_actions
 from apps.audit.services import audit_record
 from apps.core.errors import Conflict, Forbidden, Invalid, not_found
-from apps.projects.models import Membership, Project, Role
+from apps.projects.members import membership_grant
+from apps.projects.models import Project, Role
 
 logger = logging.getLogger(__name__)
 
@@ -267,14 +268,15 @@ def invitation_accept(*, principal: Principal, token: str) -> AcceptedInvitation
     the token opens no pending invitation (or has just been used); InvitationForAnother
     (nothing changes, the invitation stays pending) when the user's email is not the
     invited address, so a link that reaches someone else cannot give them its roles."""
-    if principal.person is None:
+    person = principal.person
+    if person is None:
         raise Forbidden("sign in to accept an invitation")
     invitation = invitation_get_pending(token=token)
-    if not invitation_email_matches(invitation=invitation, email=principal.person.email):
+    if not invitation_email_matches(invitation=invitation, email=person.email):
         raise InvitationForAnother(invitation)
     with transaction.atomic():
         _claim(invitation)
-        return _join(principal=principal, invitation=invitation, created_user=False)
+        return _join(principal=principal, user=person, invitation=invitation, created_user=False)
 
 
 def invitation_accept_with_signup(
@@ -292,7 +294,7 @@ def invitation_accept_with_signup(
         _claim(invitation)
         user = user_insert(new)
         principal = Principal(user=user, ip=ip, user_agent=user_agent)
-        return _join(principal=principal, invitation=invitation, created_user=True)
+        return _join(principal=principal, user=user, invitation=invitation, created_user=True)
 
 
 def _claim(invitation: Invitation) -> None:
@@ -311,34 +313,25 @@ def _claim(invitation: Invitation) -> None:
 
 
 def _join(
-    *, principal: Principal, invitation: Invitation, created_user: bool
+    *, principal: Principal, user: User, invitation: Invitation, created_user: bool
 ) -> AcceptedInvitation:
-    user = principal.person
+    """``user`` (the person ``principal`` acts as) joins the invitation's projects."""
     Invitation.objects.filter(pk=invitation.pk).update(accepted_by=user)
     joined: list[tuple[Project, Role]] = []
     kept: list[tuple[Project, Role]] = []
     for grant in invitation_grants(invitation=invitation):
         project, role = grant.project, Role(grant.role)
-        membership, added = Membership.objects.get_or_create(
-            project=project, user=user, defaults={"role": role}
-        )
-        if not added:
-            kept.append((project, Role(membership.role)))
-            continue
-        joined.append((project, role))
-        audit_record(
+        membership, added = membership_grant(
             principal=principal,
-            action=audit_actions.MEMBER_ADD,
             project=project,
-            target_type="user",
-            target_id=user.pk,
-            target_label=user.username,
-            metadata={
-                "role": role.label,
-                "invitation": invitation.pk,
-                "invited_by": invitation.invited_by_label,
-            },
+            user=user,
+            role=role,
+            context={"invitation": invitation.pk, "invited_by": invitation.invited_by_label},
         )
+        if added:
+            joined.append((project, role))
+        else:
+            kept.append((project, Role(membership.role)))
     audit_record(
         principal=principal,
         action=audit_actions.INVITE_ACCEPT,
