@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "apps.collab",
     "apps.notifications",
     "apps.ci",
+    "apps.registry",
     "django_htmx",
     "apps.portal",
 ]

@@ -15,6 +15,7 @@ urlpatterns = [
     path("api/v1/", include("apps.collab.urls")),
     path("api/v1/", include("apps.notifications.urls")),
     path("api/v1/", include("apps.ci.urls")),
+    path("api/v1/", include("apps.registry.urls")),
     path("", include("apps.core.urls")),  # /metrics
     path("", include("apps.artifacts.local_store_urls")),
     path("", include("apps.portal.urls")),

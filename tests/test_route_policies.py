@@ -23,6 +23,10 @@ DUMMY_KWARGS = {
     "link_id": "999999",
     "destination_id": "999999",
     "rule_id": "999999",
+    "name": "resnet",
+    "number": "1",
+    "alias": "champion",
+    "request_id": "999999",
 }
 _CONVERTER_RE = re.compile(r"<(?:\w+:)?(\w+)>")
 
@@ -63,6 +67,17 @@ DOCUMENTED_ROUTES = {
     "api/v1/projects/<str:slug>/rules",
     "api/v1/rules/<str:rule_id>",
     "api/v1/projects/<str:slug>/deliveries",
+    "api/v1/projects/<str:slug>/models",
+    "api/v1/projects/<str:slug>/models/<str:name>",
+    "api/v1/projects/<str:slug>/models/<str:name>/versions",
+    "api/v1/projects/<str:slug>/models/<str:name>/versions/<str:number>",
+    "api/v1/projects/<str:slug>/models/<str:name>/versions/<str:number>/files",
+    "api/v1/projects/<str:slug>/model-versions/resolve",
+    "api/v1/projects/<str:slug>/models/<str:name>/aliases",
+    "api/v1/projects/<str:slug>/models/<str:name>/aliases/<str:alias>",
+    "api/v1/projects/<str:slug>/models/<str:name>/promotions",
+    "api/v1/projects/<str:slug>/models/<str:name>/promotions/<str:request_id>",
+    "api/v1/projects/<str:slug>/models/<str:name>/promotions/<str:request_id>/decision",
 }
 
 

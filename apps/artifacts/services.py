@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -30,6 +31,7 @@ from apps.artifacts.validation import ArtifactCreateIn, part_size_for
 from apps.audit import registry as audit_actions
 from apps.audit.services import audit_record
 from apps.core.errors import Conflict, Invalid, PayloadTooLarge, not_found
+from apps.core.hooks import Hook
 from apps.projects.access import require_role
 from apps.projects.models import Project, Role
 from apps.runs.models import Run
@@ -329,10 +331,18 @@ def artifact_download_url(
     )
 
 
+# Called with ``artifact=`` before an artifact is deleted; a guard raises (Conflict) to
+# refuse, as the model registry does for a file a registered version holds.
+artifact_delete_guards: Hook[Callable[..., object]] = Hook("artifact delete guard")
+
+
 def artifact_delete(*, principal: Principal, artifact: Artifact) -> None:
     """Remove one artifact version (admins). Its object is deleted in the background;
-    an older version of the path, if any, becomes the one listed."""
+    an older version of the path, if any, becomes the one listed. Conflict when a
+    guard refuses (a registered model version holds the file)."""
     require_role(principal, artifact.project, Role.ADMIN, what="artifact")
+    for guard in artifact_delete_guards:
+        guard(artifact=artifact)
     with transaction.atomic():
         locked = Artifact.objects.select_for_update().filter(pk=artifact.pk).first()
         if locked is None:

@@ -79,10 +79,10 @@ INVITE_ACCEPT = register("invite.accept", "{actor} accepted the invitation sent 
 # project.update stays registered for the events recorded under it before.
 SETTINGS_UPDATE = register("settings.update", "{actor} edited the settings of project {target}")
 
-# Saved comparisons (#6, apps/collab): a member saved a comparison of runs.
+# Saved comparisons (apps/collab): a member saved a comparison of runs.
 COMPARISON_CREATE = register("comparison.create", "{actor} saved comparison {target}")
 
-# Notifications (#7, apps/notifications): where messages go (destinations, whose
+# Notifications (apps/notifications): where messages go (destinations, whose
 # credentials are never in the metadata) and when (rules).
 DESTINATION_CREATE = register("destination.create", "{actor} connected destination {target}")
 DESTINATION_UPDATE = register("destination.update", "{actor} edited destination {target}")
@@ -99,4 +99,23 @@ RULE_DELETE = register("rule.delete", "{actor} removed notification rule {target
 SETTINGS_SERVICE_TOKENS = register(
     "settings.service_tokens",
     "{actor} changed whether service tokens outlive their creator in project {target}",
+)
+
+# The model registry (apps/registry): models, versions, aliases, promotion requests.
+MODEL_CREATE = register("model.create", "{actor} registered model {target}")
+MODEL_UPDATE = register("model.update", "{actor} edited model {target}")
+MODEL_DELETE = register("model.delete", "{actor} deleted model {target}")
+MODEL_VERSION_CREATE = register("model.version_create", "{actor} registered {target}")
+MODEL_VERSION_UPDATE = register("model.version_update", "{actor} edited {target}")
+MODEL_VERSION_ARCHIVE = register("model.version_archive", "{actor} archived {target}")
+MODEL_VERSION_RESTORE = register("model.version_restore", "{actor} unarchived {target}")
+MODEL_DOWNLOAD = register("model.download", "{actor} downloaded the files of {target}")
+MODEL_ALIAS_MOVE = register("model.alias_move", "{actor} moved alias {target}")
+MODEL_ALIAS_DELETE = register("model.alias_delete", "{actor} removed alias {target}")
+MODEL_ALIAS_PROTECT = register(
+    "model.alias_protect", "{actor} changed the protection of alias {target}"
+)
+MODEL_PROMOTION_REQUEST = register("model.promotion_request", "{actor} asked to promote {target}")
+MODEL_PROMOTION_DECIDE = register(
+    "model.promotion_decide", "{actor} decided on the promotion request {target}"
 )

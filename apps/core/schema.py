@@ -45,6 +45,7 @@ API_AREAS: tuple[tuple[str, str], ...] = (
     ("collaboration", "Comments and mentions, and share links that show one run read-only."),
     ("notifications", "Slack and Notion destinations, the rules that post to them, deliveries."),
     ("CI", "Results reported by a CI job (the GitHub Action) and compared with the baseline."),
+    ("models", "The model registry: models, versions with lineage, aliases, promotions."),
     ("projects", "Projects, their members and roles, settings, deletion, and the audit log."),
     ("accounts", "Who the caller is: the user and the token."),
 )
@@ -55,8 +56,8 @@ APP_AREAS = {
     "collab": "collaboration",
     "notifications": "notifications",
     "ci": "CI",
+    "registry": "models",
     "projects": "projects",
-    "audit": "projects",
     "accounts": "accounts",
 }
 

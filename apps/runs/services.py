@@ -292,11 +292,22 @@ def run_restore(*, principal: Principal, run: Run) -> Run:
     return _run_set_deleted(principal=principal, run=run, deleted=False)
 
 
+# Called with ``run=`` before a run is deleted; a guard raises (Conflict) to refuse, as
+# the model registry does for a run that registered versions point at.
+run_delete_guards: Hook[Callable[..., object]] = Hook("run delete guard")
+
+
 def _run_set_deleted(*, principal: Principal, run: Run, deleted: bool) -> Run:
     require_role(principal, run.project, Role.ADMIN, what="run")
     if (run.deleted_at is not None) == deleted:
         return run
     with transaction.atomic():
+        if deleted:
+            # Locked first, so a registration of this run in progress finishes (and
+            # its guard sees it) before the run is deleted.
+            list(Run.objects.select_for_update().filter(pk=run.pk).values_list("pk"))
+            for guard in run_delete_guards:
+                guard(run=run)
         run.deleted_at = timezone.now() if deleted else None
         run.save(update_fields=["deleted_at"])
         _run_audit(

@@ -10,7 +10,16 @@ from django.test import Client
 
 from apps.core.schema import area_of
 
-AREAS = ["runs", "artifacts", "collaboration", "notifications", "CI", "projects", "accounts"]
+AREAS = [
+    "runs",
+    "artifacts",
+    "collaboration",
+    "notifications",
+    "CI",
+    "models",
+    "projects",
+    "accounts",
+]
 
 
 @pytest.fixture
@@ -52,6 +61,7 @@ def test_every_operation_is_in_exactly_one_area(schema):
         ("DELETE /api/v1/projects/{slug}", "projects"),
         ("GET /api/v1/projects/{slug}/audit", "projects"),
         ("GET /api/v1/me", "accounts"),
+        ("POST /api/v1/projects/{slug}/models/{name}/versions", "models"),
     ],
 )
 def test_an_operation_is_in_its_area(schema, operation, area):
@@ -63,6 +73,7 @@ def test_an_operation_is_in_its_area(schema, operation, area):
     [
         ("apps.collab.api.comments", "collaboration"),
         ("apps.projects.api.audit", "projects"),
+        ("apps.registry.api", "models"),
         ("apps.portal.views.runs_table", None),
         ("rest_framework.views", None),
     ],

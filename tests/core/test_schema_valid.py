@@ -13,6 +13,8 @@ from django.test import Client
 from drf_spectacular.drainage import GENERATOR_STATS, reset_generator_stats
 from drf_spectacular.management.commands.spectacular import SchemaGenerationError
 
+from tests.core.test_schema_areas import AREAS
+
 ERROR_REF = {"$ref": "#/components/schemas/Error"}
 
 
@@ -88,9 +90,6 @@ def test_every_page_is_the_one_envelope(schema):
 def _is_free_form(content: dict) -> bool:
     body = content.get("schema", {})
     return body.get("type") == "object" and "properties" not in body
-
-
-AREAS = ["runs", "artifacts", "collaboration", "notifications", "CI", "projects", "accounts"]
 
 
 @pytest.mark.parametrize("area", AREAS)

@@ -35,6 +35,9 @@ MISSING = {
     "destination_id": "999999",
     "rule_id": "999999",
     "reported_run_id": "0" * 32,
+    "model": "nope-model",
+    "alias": "staging",
+    "promotion_id": "999999",
 }
 
 PERSONAS = (
@@ -81,6 +84,7 @@ CREATOR_REVOKE  = Expect("viewer",  204,  403,   403,   404,     403,     403,  
                          "only its creator or a project admin can revoke a share link")
 RUN_CREATE      = Expect("member",  201,  201,   403,   404,     403,     201,    404,   201)
 RUN_WRITE       = Expect("member",  200,  200,   403,   404,     403,     200,    404,   200)
+MEMBER_204      = Expect("member",  204,  204,   403,   404,     403,     204,    404,   204)
 ADMIN_200       = Expect("admin",   200,  403,   403,   404,     403,     403,    404,   200)
 ADMIN_201       = Expect("admin",   201,  403,   403,   404,     403,     403,    404,   201)
 ADMIN_204       = Expect("admin",   204,  403,   403,   404,     403,     403,    404,   204)
@@ -109,6 +113,7 @@ R = "/runs/{run_id}"
 A = "/artifacts/{artifact_id}"
 D = "/destinations/{destination_id}"
 RULE = "/rules/{rule_id}"
+M = "/projects/{slug}/models/{model}"
 LOG_BODY = {"batch_id": "b-1", "metrics": [{"key": "loss", "value": 0.5, "step": 0}]}
 SLACK_CONFIG = {"token": "xoxb-1111-2222-matrix", "channel": "C0MATRIX01"}
 # String values of a body are formatted like the path ("{destination_id}").
@@ -175,6 +180,27 @@ ENDPOINTS = [
     Endpoint("PATCH", RULE, {"enabled": False}, ADMIN_200),
     Endpoint("DELETE", RULE, None, ADMIN_204),
     Endpoint("GET", P + "/deliveries", None, ADMIN_200),
+    Endpoint("GET", P + "/models", None, READ),
+    Endpoint("POST", P + "/models", {"name": "vgg"}, RUN_CREATE),
+    Endpoint("GET", M, None, READ),
+    Endpoint("PATCH", M, {"description": "the classifier"}, RUN_WRITE),
+    Endpoint("DELETE", M, None, ADMIN_204),
+    Endpoint("GET", M + "/versions", None, READ),
+    Endpoint("POST", M + "/versions", {"run_id": "{run_id}", "path": "weights/"}, RUN_CREATE),
+    Endpoint("GET", M + "/versions/1", None, READ),
+    Endpoint("PATCH", M + "/versions/1", {"description": "first"}, RUN_WRITE),
+    Endpoint("GET", M + "/versions/1/files", None, READ),
+    Endpoint("GET", P + "/model-versions/resolve?ref={model}@staging", None, READ),
+    Endpoint("GET", M + "/aliases", None, READ),
+    Endpoint("PUT", M + "/aliases/{alias}", {"version": 1, "reason": "try it"}, RUN_WRITE),
+    Endpoint("PATCH", M + "/aliases/{alias}", {"protected": True}, ADMIN_200),
+    Endpoint("DELETE", M + "/aliases/{alias}", None, MEMBER_204),
+    Endpoint("GET", M + "/promotions", None, READ),
+    Endpoint(
+        "POST", M + "/promotions", {"version": 1, "alias": "prod", "reason": "better"}, RUN_CREATE
+    ),
+    Endpoint("GET", M + "/promotions/{promotion_id}", None, READ),
+    Endpoint("POST", M + "/promotions/{promotion_id}/decision", {"approve": False}, ADMIN_200),
 ]
 
 CASES = [(endpoint, persona) for endpoint in ENDPOINTS for persona in PERSONAS]
@@ -217,6 +243,16 @@ def artifact_ids(api_as, admin, member, run_id, project, settings) -> dict[str, 
     ).json()
     reported = client.post(f"{API}/projects/vision/runs", {"name": "ci"}).json()["id"]
     assert client.post(f"{API}/runs/{reported}/ci-report", {}).status_code == 201
+    upload(client, run_id, "weights/model.bin", b"weights of the model")
+    registered = client.post(
+        f"{API}/projects/vision/models/resnet/versions",
+        {"run_id": run_id, "path": "weights/", "aliases": ["staging"]},
+    )
+    assert registered.status_code == 201, registered.content
+    promotion = client.post(
+        f"{API}/projects/vision/models/resnet/promotions",
+        {"version": 1, "alias": "champion", "reason": "it is better"},
+    ).json()
     as_admin = api_as(admin)
     comment = as_admin.post(f"{API}/runs/{run_id}/comments", {"body": "first!"}).json()
     link = as_admin.post(f"{API}/runs/{run_id}/share-links", {}).json()
@@ -229,6 +265,9 @@ def artifact_ids(api_as, admin, member, run_id, project, settings) -> dict[str, 
         "destination_id": str(destination.pk),
         "rule_id": str(finished.pk),
         "reported_run_id": reported,
+        "model": "resnet",
+        "alias": "staging",
+        "promotion_id": str(promotion["id"]),
     }
 
 
@@ -315,6 +354,10 @@ def test_the_matrix_covers_every_method_of_every_project_and_run_route():
             path = path.replace("{" + name + "}", "<str:artifact_id>")
         for name in ("comment_id", "link_id", "destination_id", "rule_id"):
             path = path.replace("{" + name + "}", f"<str:{name}>")
+        path = path.replace("{model}", "<str:name>").replace(
+            "/versions/1", "/versions/<str:number>"
+        )
+        path = path.replace("{alias}", "<str:alias>").replace("{promotion_id}", "<str:request_id>")
         return "api/v1" + path.replace("carol_viewer", "<str:username>")
 
     covered = {(e.method, template(e.path)) for e in ENDPOINTS}
