@@ -5,20 +5,25 @@
         for step in range(steps):
             run.log({"loss": loss})
         run.summary["best_acc"] = best
+        run.log_model("model/", "resnet", aliases=["candidate"])
 
-See ``kiroku.init`` (recording), ``kiroku.Api`` (reading back) and the ``kiroku``
-command (login, sync, runs, status).
+    kiroku.Api().model("resnet@champion", project="vision").download("model/")
+
+See ``kiroku.init`` (recording), ``kiroku.Api`` (reading back, the model registry) and
+the ``kiroku`` command (login, sync, runs, status, models).
 """
 
 from kiroku.api import Api, ApiRun, Runs
 from kiroku.errors import (
     AuthError,
     ConfigError,
+    IntegrityError,
     InvalidInput,
     KirokuError,
     NotFound,
     Unreachable,
 )
+from kiroku.registry import ModelVersion, RegisteredModel
 from kiroku.run import Run
 from kiroku.settings import Settings
 from kiroku.start import init
@@ -29,9 +34,12 @@ __all__ = [
     "ApiRun",
     "AuthError",
     "ConfigError",
+    "IntegrityError",
     "InvalidInput",
     "KirokuError",
+    "ModelVersion",
     "NotFound",
+    "RegisteredModel",
     "Run",
     "Runs",
     "Settings",

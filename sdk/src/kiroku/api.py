@@ -7,6 +7,7 @@
     df = api.runs("vision").to_pandas()          # needs pandas
     points = api.run(run_id).history("loss", max_points=500)
     api.run(run_id).download_artifacts("checkpoints", dir="restore/")
+    api.model("resnet@champion", project="vision").download("model/")  # checked files
 
 Errors are raised as ``kiroku.errors`` exceptions (AuthError, NotFound, InvalidInput
 for a bad filter, Unreachable when the server keeps failing).
@@ -23,7 +24,10 @@ from typing import Any
 from kiroku.artifacts.download import DownloadResult, download_artifacts, list_artifacts
 from kiroku.errors import NotFound
 from kiroku.keys import number_decode
-from kiroku.projects import project_unknown_error
+from kiroku.projects import project_error_explained, project_unknown_error
+from kiroku.registry import versions as registry
+from kiroku.registry.refs import model_ref_parse
+from kiroku.registry.versions import ModelAlias, ModelVersion, PromotionRequest, RegisteredModel
 from kiroku.settings import Settings, settings_resolve
 from kiroku.transport import Transport
 
@@ -55,10 +59,43 @@ class Api:
     def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
         """GET ``/api/v1{path}``; the JSON answer. Transient failures are retried for
         ``settings.init_timeout`` seconds."""
+        return self.request("GET", path, params=params)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        params: dict[str, Any] | None = None,
+        retry: bool = True,
+    ) -> Any:
+        """``method`` ``/api/v1{path}``; the JSON answer (None for an empty one).
+        Transient failures are retried for ``settings.init_timeout`` seconds, unless
+        ``retry`` is False (a request that must not be sent twice: one attempt)."""
         if path.startswith(API_PREFIX):
             path = path[len(API_PREFIX) :]
+        if not retry:
+            reply = self._transport.request(method, path, body=body, params=params)
+            if not reply.ok:
+                raise reply.error()
+            return reply.data
         deadline = time.monotonic() + self.settings.init_timeout
-        return self._transport.call("GET", path, params=params, deadline=deadline)
+        return self._transport.call(method, path, body=body, params=params, deadline=deadline)
+
+    def not_found_explained(self, project: str, error: NotFound, what: str) -> NotFound:
+        """A NotFound for ``what`` (a 404 met in ``project``): naming the projects the
+        token can see when the project itself cannot be read, else saying what was not
+        found with the server's words."""
+        explained = project_error_explained(self._transport, project, error)
+        if explained is not error:
+            return explained
+        return NotFound(
+            f"{what} not found in project {project!r} ({error.message})",
+            status=404,
+            code=error.code,
+            field=error.field,
+        )
 
     def me(self) -> dict[str, Any]:
         """Who the token belongs to (``GET /me``)."""
@@ -100,6 +137,61 @@ class Api:
     def run(self, run_id: str) -> ApiRun:
         """One run by its server id, with its summary, datasets and git diff."""
         return ApiRun(self, self.get(f"/runs/{run_id}"), detailed=True)
+
+    # -- the model registry --------------------------------------------------------------
+
+    def _project(self, project: str | None) -> str:
+        project = project or self.settings.project
+        if not project:
+            raise ValueError("which project? pass project='slug' or set KIROKU_PROJECT")
+        return project
+
+    def model(self, ref: str, project: str | None = None) -> ModelVersion:
+        """The model version ``ref`` names: ``"resnet@champion"`` (an alias),
+        ``"resnet/3"`` (a version) or ``"resnet"`` (the latest one not archived), with
+        its lineage; ``.download(dir)`` fetches its files, checked. ``project``
+        defaults to the settings' (``KIROKU_PROJECT``). Raises InvalidInput for a
+        malformed ``ref``, NotFound saying what is missing."""
+        return registry.version_resolve(self, self._project(project), model_ref_parse(ref))
+
+    def models(self, project: str | None = None) -> list[RegisteredModel]:
+        """The project's registered models (name, latest version, aliases...)."""
+        return registry.models_list(self, self._project(project))
+
+    def model_versions(
+        self, name: str, project: str | None = None, *, archived: bool = False
+    ) -> list[ModelVersion]:
+        """The versions of model ``name``, newest first; archived ones too when
+        ``archived``. Without lineage (``model("name/n")`` has it)."""
+        return registry.versions_list(self, self._project(project), name, archived=archived)
+
+    def model_alias_set(
+        self,
+        name: str,
+        alias: str,
+        version: int,
+        *,
+        reason: str | None = None,
+        project: str | None = None,
+    ) -> ModelAlias:
+        """Point ``alias`` of model ``name`` at ``version`` (members; a protected alias
+        answers AuthError with code ``alias_protected``: request a promotion)."""
+        project = self._project(project)
+        return registry.alias_set(self, project, name, alias, version, reason)
+
+    def model_alias_delete(
+        self, name: str, alias: str, *, reason: str | None = None, project: str | None = None
+    ) -> None:
+        """Remove ``alias`` from model ``name``."""
+        registry.alias_delete(self, self._project(project), name, alias, reason)
+
+    def model_promotion_request(
+        self, name: str, version: int, alias: str, reason: str, *, project: str | None = None
+    ) -> PromotionRequest:
+        """Ask the project's admins to point ``alias`` at ``version``; the request
+        opened (status ``open``)."""
+        project = self._project(project)
+        return registry.promotion_request(self, project, name, version, alias, reason)
 
 
 class Runs:

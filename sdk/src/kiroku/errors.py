@@ -40,6 +40,11 @@ class InvalidInput(KirokuError):
     with ``strict=True``)."""
 
 
+class IntegrityError(KirokuError):
+    """Downloaded files do not match what the server registered (a size, a sha256, a
+    manifest digest), or a manifest names a path outside the target folder."""
+
+
 class Unreachable(KirokuError):
     """The server could not be reached or kept failing (network errors, 429, 5xx)."""
 

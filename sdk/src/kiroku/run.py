@@ -15,6 +15,7 @@ from kiroku.artifacts.upload import Uploader, not_uploaded_error
 from kiroku.console import ARROW, count_text, duration_text, say
 from kiroku.creation import ServerRun
 from kiroku.errors import InvalidInput, KirokuError
+from kiroku.registry.register import model_upload_prepare, registration
 from kiroku.report import Reporter
 from kiroku.run_views import Config, Summary, Tags
 from kiroku.sender import Sender
@@ -266,11 +267,58 @@ class Run:
         if problem is not None:
             self._problem(f"artifact:{os.fspath(path)!r}", problem)
             return
+        self._uploads().submit(os.fspath(path), name)
+
+    def log_model(
+        self,
+        path: str | os.PathLike[str],
+        name: str,
+        aliases: str | list[str] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        flavor: str | None = None,
+        description: str | None = None,
+    ) -> None:
+        """Upload a model (a file, or a folder's files) as artifacts of this run under
+        ``models/<name>/``, then register them as a new version of model ``name`` (the
+        model is created the first time), pointing ``aliases`` at it. ``metadata`` is
+        plain JSON; ``flavor`` says how to load it (``"pytorch"``...).
+
+        Returns at once, as ``log_artifact()`` does: the files are uploaded in the
+        background and the version is registered once all of them are; ``finish()``
+        waits for both. A failed upload or registration is reported (the version is not
+        registered when any file failed), and raised only by ``finish()`` with
+        ``strict=True``. Records nothing in ``offline`` and ``disabled`` mode (warned
+        once). A bad name, alias, metadata or path is reported and ignored (InvalidInput
+        with ``strict=True``).
+        """
+        if self.mode != "online":
+            self._reporter.once(
+                "model-mode",
+                f"log_model() records nothing in {self.mode} mode (models are only uploaded "
+                "and registered online)",
+            )
+            return
+        if not self._accepting:
+            if self._finished:
+                self._problem("model-after-finish", "log_model() after finish() is ignored")
+            return
+        upload = model_upload_prepare(
+            path, name, aliases=aliases, metadata=metadata, flavor=flavor, description=description
+        )
+        if isinstance(upload, str):
+            self._problem(f"model:{name!r}", upload)
+            return
+        uploader = self._uploads()
+        uploader.submit(
+            upload.source, upload.artifact_name, registration(uploader, self.project, upload)
+        )
+
+    def _uploads(self) -> Uploader:
         if self._uploader is None:
             self._uploader = Uploader(
                 settings=self.settings, reporter=self._reporter, run_id=lambda: self.id
             )
-        self._uploader.submit(os.fspath(path), name)
+        return self._uploader
 
     def _dataset_hashed(self, dataset: dict[str, Any]) -> None:
         known = ("name", "uri", "digest", "size", "file_count", "source")
@@ -297,9 +345,9 @@ class Run:
         ``timeout`` seconds (default ``settings.finish_timeout``). What is not delivered
         by then stays in the spool for ``kiroku sync``. Artifact uploads are waited
         for first (up to ``settings.artifact_timeout``, or within ``timeout`` when it is
-        given); one not done in time is reported (raised, as the KirokuError of the
-        first such file, with ``strict=True``, once the run has ended). Calling it
-        again does nothing."""
+        given), and so are ``log_model()``'s registrations; one not done in time is
+        reported (raised, as the KirokuError of the first such file or model, with
+        ``strict=True``, once the run has ended). Calling it again does nothing."""
         status = status.lower()
         if status not in FINISH_STATUSES:
             raise ValueError(f"status must be one of {', '.join(FINISH_STATUSES)}; got {status!r}")
@@ -321,6 +369,7 @@ class Run:
         self._accepting = False
         self.status = status.upper()
         not_uploaded: list[tuple[str, KirokuError]] = []
+        not_registered: list[tuple[str, KirokuError]] = []
         if self._uploader is not None:
             # Before the finish, which goes last; the sender keeps sending meanwhile.
             # With a timeout given (or on SIGTERM) some of it is kept for what is left
@@ -332,6 +381,7 @@ class Run:
             else:
                 not_uploaded = self._uploader.close(self.settings.artifact_timeout)
                 deadline = time.monotonic() + timeout
+            not_registered = self._uploader.not_done
         if self._sender is not None:
             body = {"status": status, "ended_at": time.time()}
             self._sender.close(body, max(0.0, deadline - time.monotonic()))
@@ -339,8 +389,8 @@ class Run:
                 say(self._finish_line())
         if (line := self._reporter.summary()) is not None:
             logger.warning("kiroku: %s", line)
-        if not_uploaded and self.strict:
-            raise not_uploaded_error(not_uploaded)
+        if (not_uploaded or not_registered) and self.strict:
+            raise not_uploaded_error(not_uploaded, not_registered)
 
     def _finish_line(self) -> str:
         """``run NAME FINISHED in 2m 05s, 12,000 points sent → URL``, and what was left

@@ -69,8 +69,8 @@ class DownloadResult:
         return not self.refused and not self.failed
 
 
-class _Refused(Exception):
-    pass
+class PathRefused(Exception):
+    """A path from the server would lead outside the target folder."""
 
 
 def name_problem(name: Any) -> str | None:
@@ -91,6 +91,24 @@ def name_problem(name: Any) -> str | None:
     ):
         return "a name Windows would read as a device, a drive or a stream"
     return None
+
+
+def folder_inside(root: Path, segments: list[str]) -> Path:
+    """The folder ``root/<segments>`` (``root`` resolved), created one level at a
+    time; each level (an existing symlink included) is resolved and must be inside
+    ``root`` before anything is created in it. Raises PathRefused, or OSError."""
+    current = root
+    for segment in segments:
+        candidate = current / segment
+        with contextlib.suppress(FileExistsError):  # never creates through a symlink
+            os.mkdir(candidate)
+        resolved = candidate.resolve()
+        if not resolved.is_relative_to(root):
+            raise PathRefused(f"{candidate} leads outside {root}")
+        if not resolved.is_dir():
+            raise OSError(f"{candidate} exists and is not a folder")
+        current = resolved
+    return current
 
 
 def list_artifacts(
@@ -237,7 +255,7 @@ class _Downloader:
         name = entry["path"]
         try:
             parent = self._parent(segments[:-1])
-        except _Refused as refused:
+        except PathRefused as refused:
             self.result.refused.append((name, str(refused)))
             return
         except OSError as exc:
@@ -252,21 +270,7 @@ class _Downloader:
         self.result.written.append(target)
 
     def _parent(self, segments: list[str]) -> Path:
-        """The folder for a file, created one level at a time; each level (an existing
-        symlink included) is resolved and must be inside the root before anything is
-        created in it. Raises _Refused, or OSError."""
-        current = self.root
-        for segment in segments:
-            candidate = current / segment
-            with contextlib.suppress(FileExistsError):  # never creates through a symlink
-                os.mkdir(candidate)
-            resolved = candidate.resolve()
-            if not resolved.is_relative_to(self.root):
-                raise _Refused(f"{candidate} leads outside {self.root}")
-            if not resolved.is_dir():
-                raise OSError(f"{candidate} exists and is not a folder")
-            current = resolved
-        return current
+        return folder_inside(self.root, segments)
 
     def _download(self, entry: dict[str, Any], target: Path) -> None:
         """Download into a temporary file next to ``target``, check it, rename it into

@@ -57,21 +57,24 @@ def artifact_name_problem(name: str) -> str | None:
     return None
 
 
-def log_problem(path: str | os.PathLike[str], name: str | None) -> str | None:
+def log_problem(
+    path: str | os.PathLike[str], name: str | None, *, caller: str = "log_artifact"
+) -> str | None:
     """Why ``log_artifact(path, name)`` cannot be queued, or None: what is cheap to
-    check in the training thread (the path exists, the name is valid)."""
+    check in the training thread (the path exists, the name is valid). Messages
+    start with ``<caller>():``."""
     text = os.fspath(path)
     if name is not None and not isinstance(name, str):
-        return f"log_artifact(): name must be a string, not {type(name).__name__}"
+        return f"{caller}(): name must be a string, not {type(name).__name__}"
     try:
         exists = os.path.isdir(text) or os.path.isfile(text)
     except (OSError, ValueError):
         exists = False
     if not exists:
-        return f"log_artifact(): {text!r} is not a file or directory; nothing uploaded"
+        return f"{caller}(): {text!r} is not a file or directory; nothing uploaded"
     chosen = name or os.path.basename(os.path.realpath(text)) or "root"
     problem = artifact_name_problem(chosen)
-    return f"log_artifact(): artifact path {chosen!r}: {problem}" if problem else None
+    return f"{caller}(): artifact path {chosen!r}: {problem}" if problem else None
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,12 @@ backoff, never sooner than ``Retry-After``, until ``close()`` gives up. A single
 refused with 403 cannot get a fresh URL without declaring a new version, so it is
 retried a few times and then reported.
 
+A ``submit()`` may carry a ``FollowUp`` (``Run.log_model`` registers a model version
+with one): a job queued once every file of that submit is uploaded, by the worker that
+finishes the last of them (before that job counts as done, so ``close()`` never sees
+a gap between them). When any of the files failed, the follow-up is not run and is
+reported as not done, with the first file's error.
+
 Daemon threads rather than ``concurrent.futures``: an executor's threads are joined
 at interpreter exit before ``atexit`` runs ``finish()``, so a stuck upload would hang
 the exit with no timeout.
@@ -31,7 +37,8 @@ import re
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -60,15 +67,23 @@ FILE_WORKERS = 4
 PART_WORKERS = 4
 PROGRESS_BYTES = 64 * 1024 * 1024  # finish() waiting on this much shows a progress line
 _LATE = "not uploaded before finish() gave up (pass a larger timeout)"
+_LATE_FOLLOW_UP = "not done before finish() gave up (pass a larger timeout)"
 _MEDIA_TYPE = re.compile(r"^[A-Za-z0-9][\w!#$&^.+-]{0,126}/[A-Za-z0-9][\w!#$&^.+-]{0,126}$", re.A)
 
 
-def not_uploaded_error(failures: list[tuple[str, KirokuError]]) -> KirokuError:
-    """What ``finish()`` raises with ``strict=True`` when files were not uploaded: the
-    first failure's kind of error, with a message that counts them all."""
-    name, first = failures[0]
+def not_uploaded_error(
+    failures: Sequence[tuple[str, KirokuError]],
+    not_done: Sequence[tuple[str, KirokuError]] = (),
+) -> KirokuError:
+    """What ``finish()`` raises with ``strict=True`` when files were not uploaded
+    (``failures``) or follow-ups not done (``not_done``, e.g. model versions not
+    registered): the first one's kind of error, with a message that counts them all."""
+    name, first = (list(failures) + list(not_done))[0]
+    counts = [f"{len(failures)} artifact file(s) not uploaded"] if failures else []
+    if not_done:
+        counts.append(f"{len(not_done)} model version(s) not registered")
     return type(first)(
-        f"{len(failures)} artifact file(s) not uploaded; {name!r}: {first.message}",
+        f"{' and '.join(counts)}; {name!r}: {first.message}",
         status=first.status,
         code=first.code,
         field=first.field,
@@ -82,6 +97,30 @@ def _lower_thread_priority() -> None:
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """A job for once every file of one ``submit()`` is uploaded: ``work(run_id,
+    names)`` gets the server's run id and the artifact paths uploaded, sorted (empty
+    when the path held no file to upload). It may raise ``Failed``; it is retried only
+    as far as it retries itself (``Uploader.call`` does, for transient failures).
+    ``what`` names it in reports (a model's name)."""
+
+    what: str
+    work: Callable[[str, list[str]], None]
+
+
+@dataclass
+class _Batch:
+    """The files of one ``submit()`` that a follow-up waits for. ``pending`` counts the
+    listing job until it has queued every file, and each file until it is done."""
+
+    follow_up: FollowUp
+    pending: int = 1
+    abandoned: bool = False  # close() gave up on it (and reported it)
+    names: list[str] = field(default_factory=list)
+    failures: list[tuple[str, KirokuError]] = field(default_factory=list)
 
 
 class _Clients(threading.local):
@@ -106,9 +145,12 @@ class Uploader:
         self._clients = _Clients()
         self._stop = threading.Event()
         self._idle = threading.Condition()
-        self._active: dict[int, str] = {}  # queued or running jobs: id → what they upload
+        # Queued or running jobs: id → (what they upload, whether it is a follow-up).
+        self._active: dict[int, tuple[str, bool]] = {}
         self._next_job = 0
         self._failures: list[tuple[str, KirokuError]] = []
+        self._not_done: list[tuple[str, KirokuError]] = []  # follow-ups
+        self._batches: list[_Batch] = []  # those whose files are not all done yet
         self._total_bytes = 0
         self._sent_bytes = 0
         self._started = False
@@ -116,18 +158,32 @@ class Uploader:
 
     # -- called from the training thread ---------------------------------------------
 
-    def submit(self, path: str, name: str | None) -> None:
-        """Queue ``path`` (a file or a directory) for upload; returns at once."""
+    def submit(self, path: str, name: str | None, follow_up: FollowUp | None = None) -> None:
+        """Queue ``path`` (a file or a directory) for upload, and ``follow_up`` for once
+        its files are uploaded; returns at once."""
         if self._closed:
             return
         if not self._started:
             self._start()
-        self._queue(self._files, path, lambda: self._scan(path, name))
+        batch = None
+        if follow_up is not None:
+            batch = _Batch(follow_up)
+            with self._idle:
+                self._batches.append(batch)
+        self._queue(self._files, path, lambda: self._scan(path, name, batch), batch=batch)
+
+    @property
+    def not_done(self) -> list[tuple[str, KirokuError]]:
+        """``(what, error)`` of each follow-up not done (complete once ``close()`` has
+        returned): failed, skipped because files failed, or still waiting at the end."""
+        with self._idle:
+            return list(self._not_done)
 
     def close(self, timeout: float) -> list[tuple[str, KirokuError]]:
-        """Wait at most ``timeout`` seconds for every queued and running upload, then
-        stop the rest. Returns ``(artifact path, error)`` for each file not uploaded,
-        also reported (once, as an error) through the run's reporter. A second call
+        """Wait at most ``timeout`` seconds for every queued and running upload and
+        follow-up, then stop the rest. Returns ``(artifact path, error)`` for each file
+        not uploaded, also reported (once, as an error) through the run's reporter; the
+        follow-ups not done are reported too, and listed by ``not_done``. A second call
         returns ``[]``."""
         if self._closed:
             return []
@@ -152,8 +208,20 @@ class Uploader:
             while self._active and time.monotonic() < end:
                 self._idle.wait(0.05)
             failures = self._failures + [
-                (what, Unreachable(_LATE)) for what in self._active.values()
+                (what, Unreachable(_LATE))
+                for what, follow_up in self._active.values()
+                if not follow_up
             ]
+            self._not_done += [
+                (what, Unreachable(_LATE_FOLLOW_UP))
+                for what, follow_up in self._active.values()
+                if follow_up
+            ]
+            for batch in self._batches:  # files still uploading: never followed up
+                batch.abandoned = True
+                self._not_done.append((batch.follow_up.what, Unreachable(_LATE_FOLLOW_UP)))
+            self._batches.clear()
+            not_done = list(self._not_done)
         if progress is not None:
             progress.update(self._sent_bytes, total=self._total_bytes)
             progress.close()
@@ -163,6 +231,14 @@ class Uploader:
             self._reporter.once(
                 "artifacts-not-uploaded",
                 f"{len(failures)} artifact file(s) not uploaded: {shown}{more}",
+                level=logging.ERROR,
+            )
+        if not_done:
+            shown = "; ".join(f"{what}: {error.message}" for what, error in not_done[:5])
+            more = f" (and {len(not_done) - 5} more)" if len(not_done) > 5 else ""
+            self._reporter.once(
+                "models-not-registered",
+                f"{len(not_done)} model version(s) not registered: {shown}{more}",
                 level=logging.ERROR,
             )
         return failures
@@ -253,38 +329,102 @@ class Uploader:
                 self._clients.storage.close()
 
     def _queue(
-        self, jobs: queue.Queue[Callable[[], None] | None], what: str, work: Callable[[], None]
+        self,
+        jobs: queue.Queue[Callable[[], None] | None],
+        what: str,
+        work: Callable[[], None],
+        *,
+        batch: _Batch | None = None,
+        file: bool = False,
+        follow_up: bool = False,
     ) -> None:
-        """Queue a job that counts as pending (for ``close()``) until it has run."""
+        """Queue a job that counts as pending (for ``close()``) until it has run, and
+        as a member of ``batch`` (a file when ``file``, else its listing) until then."""
         job_id = -1
 
         def run() -> None:
+            error: KirokuError | None = None
             try:
                 work()
             except Failed as failed:
-                self._fail(what, failed.error)
+                error = failed.error
             except Exception as exc:  # a bug must not kill the worker and its queue
                 logger.error("kiroku: internal error uploading %s", what, exc_info=True)
-                self._fail(what, KirokuError(f"internal error: {exc!r}"))
+                error = KirokuError(f"internal error: {exc!r}")
             finally:
+                if error is not None:
+                    self._fail(what, error, follow_up=follow_up)
+                if batch is not None:  # before this job stops counting: see the docstring
+                    self._batch_done(batch, what, error, file=file)
                 with self._idle:
                     self._active.pop(job_id, None)
                     self._idle.notify_all()
 
         # Under the lock close() holds to stop: no job lands behind the workers' stop marks.
+        late = Unreachable(_LATE_FOLLOW_UP if follow_up else _LATE)
         with self._idle:
-            if self._stop.is_set():
-                self._failures.append((what, Unreachable(_LATE)))
-                return
-            job_id = self._next_job
-            self._next_job += 1
-            self._active[job_id] = what
-            jobs.put(run)
+            stopped = self._stop.is_set()
+            if stopped:
+                (self._not_done if follow_up else self._failures).append((what, late))
+            else:
+                job_id = self._next_job
+                self._next_job += 1
+                self._active[job_id] = (what, follow_up)
+                jobs.put(run)
+        if stopped and batch is not None:
+            self._batch_done(batch, what, late, file=file)
 
-    def _fail(self, what: str, error: KirokuError) -> None:
+    def _batch_done(
+        self, batch: _Batch, what: str, error: KirokuError | None, *, file: bool
+    ) -> None:
+        """One member of ``batch`` is done; after the last one, queue its follow-up, or
+        record it as not done when a file failed. All under the lock (a reentrant one),
+        so ``close()`` sees either the batch pending or what became of its follow-up."""
+        follow_up = batch.follow_up
         with self._idle:
-            self._failures.append((what, error))
-        if not self._stop.is_set():  # once stopping, close() lists them all
+            if batch.abandoned:
+                return
+            if error is not None:
+                batch.failures.append((what, error))
+            elif file:
+                batch.names.append(what)
+            batch.pending -= 1
+            if batch.pending:
+                return
+            self._batches.remove(batch)
+            if batch.failures:
+                first_what, first = batch.failures[0]
+                message = f"{len(batch.failures)} of its file(s) not uploaded"
+                self._fail(
+                    follow_up.what,
+                    type(first)(
+                        f"{message} ({first_what}: {first.message})",
+                        status=first.status,
+                        code=first.code,
+                        field=first.field,
+                    ),
+                    follow_up=True,
+                )
+                return
+            names = sorted(batch.names)
+
+            def work() -> None:
+                follow_up.work(self._wait_run_id(), names)
+
+            self._queue(self._files, follow_up.what, work, follow_up=True)
+
+    def _fail(self, what: str, error: KirokuError, *, follow_up: bool = False) -> None:
+        with self._idle:
+            (self._not_done if follow_up else self._failures).append((what, error))
+        if self._stop.is_set():  # once stopping, close() lists them all
+            return
+        if follow_up:
+            self._reporter.once(
+                "model-not-registered",
+                f"model {what!r}: version not registered: {error.message} (further failures "
+                "are listed at finish())",
+            )
+        else:
             self._reporter.once(
                 "artifact-failed",
                 f"artifact {what!r} not uploaded: {error.message} (further failures are "
@@ -307,7 +447,7 @@ class Uploader:
 
     # -- one path, one file -------------------------------------------------------------
 
-    def _scan(self, path: str, name: str | None) -> None:
+    def _scan(self, path: str, name: str | None, batch: _Batch | None = None) -> None:
         def skipped(where: str, why: str) -> None:
             self._reporter.once("artifact-skipped", f"log_artifact({path!r}) skips {where}: {why}")
 
@@ -320,7 +460,10 @@ class Uploader:
                 raise self.stopped()
             with self._idle:
                 self._total_bytes += file.size
-            self._queue(self._files, file.name, functools.partial(self._upload, file))
+                if batch is not None:
+                    batch.pending += 1
+            upload = functools.partial(self._upload, file)
+            self._queue(self._files, file.name, upload, batch=batch, file=True)
 
     def _upload(self, file: LocalFile) -> None:
         if self._stop.is_set():

@@ -1,10 +1,11 @@
 """The ``kiroku`` command.
 
 Exit codes: 0 success; 1 failure (server unreachable, not found, a sync that could
-not finish, an artifact download with a refused name or a failed file); 2 usage or
-input error (bad arguments, a filter the server refuses, no URL or token
-configured); 3 authentication (the token is missing, wrong, expired or lacks the
-role); 130 interrupted. Errors are one line on stderr.
+not finish, an artifact download with a refused name or a failed file, a model
+download that does not match its manifest); 2 usage or input error (bad arguments, a
+filter the server refuses, no URL or token configured); 3 authentication (the token is
+missing, wrong, expired or lacks the role, a protected alias); 130 interrupted. Errors
+are one line on stderr.
 
 Each command group is a module with ``add_commands(commands, common)`` and its
 ``cmd_*`` handlers; what they share is in ``kiroku.cli.common``.
@@ -15,7 +16,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from kiroku.cli import artifacts, ci, login, runs, status, sync
+from kiroku.cli import artifacts, ci, login, models, runs, status, sync
 from kiroku.cli.common import (
     FAILURE,
     INTERRUPTED,
@@ -28,7 +29,7 @@ from kiroku.settings import NO_URL
 from kiroku.version import __version__
 
 # In the order ``kiroku --help`` lists them.
-COMMAND_GROUPS = (login, sync, status, runs, artifacts, ci)
+COMMAND_GROUPS = (login, sync, status, runs, artifacts, models, ci)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kiroku",
         description="Kiroku's client: log in, upload spooled runs, list and show runs, "
-        "list and download their artifacts, report CI results.",
+        "list and download their artifacts, the model registry, report CI results.",
         epilog="Exit codes: 0 ok, 1 failure, 2 usage or input error, 3 authentication.",
     )
     parser.add_argument("--version", action="version", version=f"kiroku {__version__}")

@@ -10,27 +10,12 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
 
 from kiroku.cli.common import FAILURE, OK, Subcommands, api_open, error_print, line_print
+from kiroku.cli.common import shown as _shown
+from kiroku.cli.common import size_text as _size
 
 _LIST_LIMIT = 50  # refused or failed names shown before a count
-
-
-def _shown(name: Any) -> str:
-    text = str(name)
-    return text if text.isprintable() else repr(text)
-
-
-def _size(size: Any) -> str:
-    if not isinstance(size, int):
-        return "?"
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return str(size)  # pragma: no cover (the loop always returns)
 
 
 def cmd_artifacts_list(args: argparse.Namespace) -> int:

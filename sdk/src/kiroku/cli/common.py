@@ -34,6 +34,25 @@ def error_print(text: str) -> None:
     sys.stderr.write(f"kiroku: error: {first}\n")
 
 
+def shown(value: object) -> str:
+    """Text from the server as printed: escaped (``repr``) when it holds anything but
+    printable characters, so a hostile name cannot drive the terminal."""
+    text = str(value)
+    return text if text.isprintable() else repr(text)
+
+
+def size_text(size: object) -> str:
+    """A byte count for people: ``512 B``, ``1.5 KiB``, ``3.2 GiB`` (``?`` if not an int)."""
+    if not isinstance(size, int):
+        return "?"
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024:
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} TiB"
+
+
 def exit_code_for(exc: KirokuError) -> int:
     """The exit code for a command that raised ``exc``: AUTH, USAGE or FAILURE."""
     if isinstance(exc, AuthError):
