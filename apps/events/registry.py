@@ -104,3 +104,52 @@ CI_REPORTED = register(
         "metrics": "the key metric names for messages, gated ones first",
     },
 )
+
+# The model registry (apps/registry). Model names, reasons, comments and descriptions
+# are user text. ``run_id`` is the public id of the run the version comes from (the
+# event's run, so rules' run filters apply to it).
+_MODEL_VERSION = {
+    "project": "the project's slug",
+    "model": "the registered model's name",
+    "model_id": "the registered model's id",
+    "version": "the version's number",
+    "run_id": "the public id of the run the version comes from",
+    "actor": "who did it: a user name, or a service token's label",
+}
+MODEL_VERSION_CREATED = register(
+    "model.version_created",
+    payload={**_MODEL_VERSION, "description": "the version's description (may be empty)"},
+)
+MODEL_ALIAS_MOVED = register(
+    "model.alias_moved",
+    payload={
+        **_MODEL_VERSION,
+        "alias": "the alias now pointing at the version",
+        "previous_version": "the number it pointed at before, or null",
+        "previous_run_id": "the public id of that version's run, or null",
+        "reason": "why it moved (empty when none was given; an approved promotion's reason)",
+        "promotion_request": "the approved promotion request's id; absent for a direct move",
+    },
+)
+_PROMOTION = {
+    **_MODEL_VERSION,
+    "alias": "the alias the version is to get",
+    "request_id": "the promotion request's id",
+    "reason": "why the requester asks for it",
+    "current_version": "the number the alias points at now, or null",
+    "current_run_id": "the public id of that version's run, or null",
+}
+MODEL_PROMOTION_REQUESTED = register(
+    "model.promotion_requested",
+    payload={**_PROMOTION, "actor": "the requester's label"},
+)
+MODEL_PROMOTION_DECIDED = register(
+    "model.promotion_decided",
+    payload={
+        **_PROMOTION,
+        "actor": "the deciding admin's label",
+        "decision": "approved or rejected (an approval also writes model.alias_moved)",
+        "comment": "the admin's comment (may be empty)",
+        "requested_by": "the requester's user name, or empty when the user is gone",
+    },
+)

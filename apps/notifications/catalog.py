@@ -18,6 +18,10 @@ METRIC_THRESHOLD = "metric.threshold"
 RUN_NEW_BEST = "run.new_best"
 COMMENT_MENTION = "comment.mention"
 CI_REPORTED = "ci.reported"
+MODEL_VERSION_CREATED = "model.version_created"
+MODEL_ALIAS_MOVED = "model.alias_moved"
+MODEL_PROMOTION_REQUESTED = "model.promotion_requested"
+MODEL_PROMOTION_DECIDED = "model.promotion_decided"
 
 RULE_EVENTS: tuple[str, ...] = (
     RUN_FINISHED,
@@ -28,10 +32,23 @@ RULE_EVENTS: tuple[str, ...] = (
     RUN_NEW_BEST,
     COMMENT_MENTION,
     CI_REPORTED,
+    MODEL_VERSION_CREATED,
+    MODEL_ALIAS_MOVED,
+    MODEL_PROMOTION_REQUESTED,
+    MODEL_PROMOTION_DECIDED,
 )
 
 # Run-ending events: the message is a run summary.
 RUN_END_EVENTS = (RUN_FINISHED, RUN_FAILED, RUN_KILLED, RUN_CRASHED)
+
+# Model registry events: the message is about a model version, its run compared with
+# the run of the version it replaces.
+MODEL_EVENTS = (
+    MODEL_VERSION_CREATED,
+    MODEL_ALIAS_MOVED,
+    MODEL_PROMOTION_REQUESTED,
+    MODEL_PROMOTION_DECIDED,
+)
 
 # Domain event type -> the rule events it is evaluated for. Threshold rules are also
 # evaluated when a run ends, so the last values logged before the end count.
@@ -43,6 +60,10 @@ RULES_FOR_DOMAIN_EVENT: dict[str, tuple[str, ...]] = {
     domain_events.RUN_METRICS_UPDATED: (METRIC_THRESHOLD,),
     domain_events.COMMENT_MENTION: (COMMENT_MENTION,),
     domain_events.CI_REPORTED: (CI_REPORTED,),
+    domain_events.MODEL_VERSION_CREATED: (MODEL_VERSION_CREATED,),
+    domain_events.MODEL_ALIAS_MOVED: (MODEL_ALIAS_MOVED,),
+    domain_events.MODEL_PROMOTION_REQUESTED: (MODEL_PROMOTION_REQUESTED,),
+    domain_events.MODEL_PROMOTION_DECIDED: (MODEL_PROMOTION_DECIDED,),
 }
 
 THRESHOLD_OPERATORS = ("<", "<=", ">", ">=")
@@ -56,4 +77,8 @@ EVENT_TITLES = {
     RUN_NEW_BEST: "New best run",
     COMMENT_MENTION: "Mentioned in a comment",
     CI_REPORTED: "CI report",
+    MODEL_VERSION_CREATED: "New model version",
+    MODEL_ALIAS_MOVED: "Model alias moved",
+    MODEL_PROMOTION_REQUESTED: "Promotion requested",
+    MODEL_PROMOTION_DECIDED: "Promotion decided",
 }

@@ -8,6 +8,7 @@ from apps.notifications import catalog
 from apps.notifications.models import Delivery
 from apps.notifications.report_content import (
     Mention,
+    ModelRef,
     ParamChange,
     Report,
     RunRef,
@@ -52,6 +53,7 @@ def report_for(delivery: Delivery) -> Report:
         "project_name": project.name,
         "project_url": links.absolute_url(links.runs_path(project.slug)),
         "created_at": delivery.created_at,
+        "model": _model_ref(delivery),
         **_detail(delivery),
     }
     if run is None:
@@ -103,8 +105,67 @@ def _baseline(delivery: Delivery, run: Run) -> tuple[Run | None, str]:
             else None
         )
         return found, str(delivery.payload.get("baseline_label") or "")
+    if delivery.event_type in REPLACING_EVENTS:
+        return _replaced_run(delivery, run)
     setting = project_baseline(run.project)
     return baseline_resolve(run=run, setting=setting), setting.label if setting else ""
+
+
+# The model events about an alias: compared with the version the alias points at.
+REPLACING_EVENTS = (
+    catalog.MODEL_ALIAS_MOVED,
+    catalog.MODEL_PROMOTION_REQUESTED,
+    catalog.MODEL_PROMOTION_DECIDED,
+)
+
+
+def _replaced_run(delivery: Delivery, run: Run) -> tuple[Run | None, str]:
+    """An alias move or promotion compares the version's run with the run of the
+    version the alias pointed at before (or points at now, for a promotion)."""
+    payload = delivery.payload
+    moved = delivery.event_type == catalog.MODEL_ALIAS_MOVED
+    public_id = payload.get("previous_run_id" if moved else "current_run_id")
+    number = payload.get("previous_version" if moved else "current_version")
+    if not public_id or number is None:
+        return None, ""
+    found = (
+        Run.objects.select_related("project")
+        .filter(project_id=run.project_id, public_id=public_id, deleted_at__isnull=True)
+        .first()
+    )
+    when = "pointed at before" if moved else "points at now"
+    return found, f"v{number}, what @{payload.get('alias', '')} {when}"
+
+
+def _model_ref(delivery: Delivery) -> ModelRef | None:
+    if delivery.event_type not in catalog.MODEL_EVENTS:
+        return None
+    payload = delivery.payload
+    moved = delivery.event_type == catalog.MODEL_ALIAS_MOVED
+    replaces = payload.get("previous_version" if moved else "current_version")
+    return ModelRef(
+        name=str(payload.get("model", "")),
+        version=int(payload.get("version") or 0),
+        alias=str(payload.get("alias") or ""),
+        replaces=int(replaces) if replaces is not None else None,
+        actor=str(payload.get("actor") or ""),
+        reason=str(payload.get("reason") or "")[:DETAIL_MAX],
+        decision=str(payload.get("decision") or ""),
+        comment=str(payload.get("comment") or "")[:DETAIL_MAX],
+        description=str(payload.get("description") or "")[:DETAIL_MAX],
+    )
+
+
+# (event, decision) -> title; the model name in it is user text, escaped by each kind.
+MODEL_TITLES = {
+    (catalog.MODEL_VERSION_CREATED, ""): "New version: {model} v{version}",
+    (catalog.MODEL_ALIAS_MOVED, ""): "{model}@{alias} → v{version}",
+    (catalog.MODEL_PROMOTION_REQUESTED, ""): "Promotion requested: {model} v{version} to @{alias}",
+    (catalog.MODEL_PROMOTION_DECIDED, "approved"): "Promotion approved: {model} v{version} to "
+    "@{alias}",
+    (catalog.MODEL_PROMOTION_DECIDED, "rejected"): "Promotion rejected: {model} v{version} to "
+    "@{alias}",
+}
 
 
 def _known_goals(project: Project, condition: dict) -> dict[str, str]:
@@ -149,6 +210,14 @@ def _title(delivery: Delivery) -> str:
         return f"New best {payload.get('metric')}: {format_number(payload.get('value'))}"
     if event == catalog.COMMENT_MENTION:
         return f"{payload.get('author', 'someone')} mentioned you in a comment"
+    if event in catalog.MODEL_EVENTS:
+        template = MODEL_TITLES.get((event, str(payload.get("decision") or "")))
+        if template is not None:
+            return template.format(
+                model=payload.get("model", ""),
+                version=payload.get("version", ""),
+                alias=payload.get("alias", ""),
+            )
     if event == catalog.CI_REPORTED and payload.get("verdict"):
         return CI_TITLES.get(str(payload["verdict"]), catalog.EVENT_TITLES[event])
     return catalog.EVENT_TITLES.get(event, event)

@@ -14,7 +14,7 @@ from datetime import datetime
 from apps.core.times import human_seconds
 from apps.runs.comparison import MetricLine
 
-__all__ = ["MetricLine", "Report", "RunRef", "format_delta", "format_number"]
+__all__ = ["MetricLine", "ModelRef", "Report", "RunRef", "format_delta", "format_number"]
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,24 @@ class ParamChange:
 class Mention:
     username: str
     email: str
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """What a model registry event is about. ``name``, ``reason``, ``comment`` and
+    ``description`` are user text."""
+
+    name: str
+    version: int
+    alias: str = ""
+    # The version the alias pointed at before the move (or points at now, for a
+    # promotion request or decision); None: nowhere.
+    replaces: int | None = None
+    actor: str = ""  # who created, moved, requested or decided
+    reason: str = ""
+    decision: str = ""  # approved / rejected
+    comment: str = ""  # the deciding admin's
+    description: str = ""  # the new version's
 
 
 @dataclass(frozen=True)
@@ -65,6 +83,7 @@ class Report:
     detail_url: str = ""
     mentions: tuple[Mention, ...] = ()
     created_at: datetime | None = None
+    model: ModelRef | None = None  # model registry events only
     extra: dict[str, str] = field(default_factory=dict)
 
     @property

@@ -23,6 +23,8 @@ from apps.artifacts.storage.base import Download
 from apps.audit import registry as audit_actions
 from apps.audit.services import audit_record
 from apps.core.errors import Conflict, Forbidden, not_found
+from apps.events import registry as domain_events
+from apps.events.services import event_emit
 from apps.projects.access import require_role
 from apps.projects.models import Project, Role
 from apps.registry.manifest import (
@@ -72,6 +74,37 @@ def _audit(
         target_label=target_label,
         metadata=metadata,
     )
+
+
+def _event(principal: Principal, type: str, version: ModelVersion, **payload: Any) -> None:
+    """Write the domain event ``type`` about ``version`` (its run is the event's run)
+    in the caller's transaction; the payload's keys are documented in
+    apps.events.registry."""
+    model = version.model
+    event_emit(
+        type=type,
+        project_id=model.project_id,
+        run_id=version.run_id,
+        payload={
+            "project": model.project.slug,
+            "model": model.name,
+            "model_id": model.pk,
+            "version": version.number,
+            "run_id": version.run.public_id,
+            "actor": principal.label,
+            **payload,
+        },
+    )
+
+
+def _alias_target(model: RegisteredModel, alias: str) -> ModelVersion | None:
+    """The version ``alias`` points at now (None: nowhere, or no such alias)."""
+    row = (
+        ModelAlias.objects.select_related("version__run")
+        .filter(model=model, name=alias, version__isnull=False)
+        .first()
+    )
+    return row.version if row is not None else None
 
 
 def _locked(model: RegisteredModel) -> RegisteredModel:
@@ -225,6 +258,12 @@ def version_create(
             files=len(manifest),
             manifest_digest=version.manifest_digest,
         )
+        _event(
+            principal,
+            domain_events.MODEL_VERSION_CREATED,
+            version,
+            description=version.description,
+        )
         for alias in data.aliases:
             _alias_move(principal=principal, model=model, alias=alias, version=version, reason="")
     return version
@@ -372,7 +411,8 @@ def _alias_move(
                 "to approve",
                 code="alias_protected",
             )
-    before = row.version.number if row.version is not None else None
+    previous = row.version
+    before = previous.number if previous is not None else None
     if before == version.number:
         return row
     row.version = version
@@ -383,6 +423,16 @@ def _alias_move(
         ["version"],
         before=before,
         after=version.number,
+        reason=reason,
+        **({"promotion_request": via_request.pk} if via_request is not None else {}),
+    )
+    _event(
+        principal,
+        domain_events.MODEL_ALIAS_MOVED,
+        version,
+        alias=alias,
+        previous_version=before,
+        previous_run_id=previous.run.public_id if previous is not None else None,
         reason=reason,
         **({"promotion_request": via_request.pk} if via_request is not None else {}),
     )
@@ -485,7 +535,25 @@ def promotion_request(
             target_label=f"{version_label(version)} to @{data.alias}",
             reason=data.reason,
         )
+        _event(
+            principal,
+            domain_events.MODEL_PROMOTION_REQUESTED,
+            version,
+            **_promotion_payload(request),
+        )
     return request
+
+
+def _promotion_payload(request: PromotionRequest) -> dict[str, Any]:
+    """The promotion events' own keys, the alias's current target read now."""
+    current = _alias_target(request.model, request.alias)
+    return {
+        "alias": request.alias,
+        "request_id": request.pk,
+        "reason": request.reason,
+        "current_version": current.number if current is not None else None,
+        "current_run_id": current.run.public_id if current is not None else None,
+    }
 
 
 def promotion_decide(
@@ -514,6 +582,16 @@ def promotion_decide(
             target_label=f"{version_label(request.version)} to @{request.alias}",
             decision=request.status,
             comment=data.comment,
+        )
+        # Written before an approval moves the alias: "current" is what it replaces.
+        _event(
+            principal,
+            domain_events.MODEL_PROMOTION_DECIDED,
+            request.version,
+            **_promotion_payload(request),
+            decision=request.status,
+            comment=data.comment,
+            requested_by=request.requested_by.username if request.requested_by else "",
         )
         if data.approve:
             _alias_move(

@@ -7,7 +7,14 @@ import dataclasses
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from apps.notifications.report_content import Mention, MetricLine, ParamChange, Report, RunRef
+from apps.notifications.report_content import (
+    Mention,
+    MetricLine,
+    ModelRef,
+    ParamChange,
+    Report,
+    RunRef,
+)
 
 BASE_URL = "https://kiroku.example.com"
 PROJECT_URL = f"{BASE_URL}/projects/vision"
@@ -104,3 +111,25 @@ def mention_report(**overrides: Any) -> Report:
         **overrides,
     }
     return fixture_report(**mentioned)
+
+
+def alias_move_report(**overrides: Any) -> Report:
+    """An approved promotion moved ``resnet@champion`` from v3 to v4: the run of v4
+    compared with the run of v3. The reason holds characters mrkdwn must escape."""
+    moved = {
+        "key": "11:1300",
+        "event": "model.alias_moved",
+        "title": "resnet@champion → v4",
+        "baseline_label": "v3, what @champion pointed at before",
+        "param_changes": (ParamChange("lr", "0.0003", "0.001"),),
+        "model": ModelRef(
+            name="resnet",
+            version=4,
+            alias="champion",
+            replaces=3,
+            actor="alice_admin",
+            reason="val/acc +1.1 points & val/loss <0.92 on the holdout set.\nShip it.",
+        ),
+        **overrides,
+    }
+    return fixture_report(**moved)

@@ -20,6 +20,7 @@ from tests.notifications.report_fixtures import (
     COMPARE_URL,
     PROJECT_URL,
     RUN_URL,
+    alias_move_report,
     crash_report,
     fixture_report,
     mention_report,
@@ -48,6 +49,20 @@ SCHEMA = {
 }
 
 
+# A model registry data source: the model pages' own columns next to the run ones.
+MODEL_SCHEMA = {
+    "Name": prop("title", "title"),
+    "Status": prop("select", "a%3Ab", options=[]),
+    "Model": prop("select", "s%3At", options=[]),
+    "Version": prop("number", "u%3Av", format="number"),
+    "Alias": prop("rich_text", "w%3Ax"),
+    "Run": prop("url", "y%3Az"),
+    "Kiroku ID": prop("rich_text", "i%3Aj"),
+    "val/acc": prop("number", "k%3Al", format="percent"),
+    "val/loss": prop("number", "m%3An", format="number"),
+}
+
+
 def golden(name):
     return json.loads((GOLDEN / f"{name}.json").read_text())
 
@@ -64,6 +79,29 @@ def test_golden_pages(name, report):
     properties, children = notion_page(report, SCHEMA)
 
     assert {"properties": properties, "children": children} == golden(name)
+
+
+def test_alias_move_with_comparison_matches_golden():
+    properties, children = notion_page(alias_move_report(), MODEL_SCHEMA)
+
+    assert {"properties": properties, "children": children} == golden("notion_model_alias_moved")
+    check_properties(properties, MODEL_SCHEMA, need_title=True)
+    check_children(children, "body.children")
+
+
+def test_model_columns_take_text_where_the_schema_has_text():
+    schema = {
+        "Name": prop("title", "title"),
+        "Version": prop("rich_text", "u%3Av"),
+        "Run": prop("rich_text", "y%3Az"),
+    }
+
+    properties, _ = notion_page(alias_move_report(), schema)
+
+    assert properties["Version"] == {"rich_text": [{"type": "text", "text": {"content": "v4"}}]}
+    assert properties["Run"] == {
+        "rich_text": [{"type": "text", "text": {"content": "resnet50-augmix-lr3e-4"}}]
+    }
 
 
 def test_golden_pages_pass_the_fakes_checks():

@@ -103,7 +103,9 @@ THRESHOLD = {"metric": "val/loss", "op": "<", "value": 0.25}
             {"event": "run.started"},
             "event",
             "event must be one of: run.finished, run.failed, run.killed, run.crashed, "
-            "metric.threshold, run.new_best, comment.mention, ci.reported",
+            "metric.threshold, run.new_best, comment.mention, ci.reported, "
+            "model.version_created, model.alias_moved, model.promotion_requested, "
+            "model.promotion_decided",
         ),
         (
             {"event": "metric.threshold", "condition": {"metric": "x", "op": "<"}},

@@ -10,12 +10,13 @@ from typing import Any
 
 import pytest
 
-from apps.notifications.report_content import Mention, MetricLine, ParamChange, RunRef
+from apps.notifications.report_content import Mention, MetricLine, ModelRef, ParamChange, RunRef
 from apps.notifications.transports.slack import blocks as slack_blocks
 from apps.notifications.transports.slack.blocks import slack_message, units
 from tests.notifications.fake_slack_checks import block_errors
 from tests.notifications.report_fixtures import (
     BASE_URL,
+    alias_move_report,
     crash_report,
     fixture_report,
     mention_report,
@@ -44,6 +45,10 @@ def test_crash_without_baseline_matches_golden():
 def test_comment_mention_matches_golden():
     message = slack_message(mention_report(), user_ids={"alice_admin": "U0ALICE01"})
     assert message == golden("slack_comment_mention")
+
+
+def test_alias_move_with_comparison_matches_golden():
+    assert slack_message(alias_move_report()) == golden("slack_model_alias_moved")
 
 
 def mrkdwn_texts(message: dict[str, Any]) -> list[str]:
@@ -233,3 +238,27 @@ def test_url_characters_that_would_end_a_link_are_encoded():
     assert slack_blocks.link("https://k.example/a b|c>d&e", "x", 10) == (
         "<https://k.example/a%20b%7Cc%3Ed&amp;e|x>"
     )
+
+
+def test_model_text_is_escaped_exactly_and_stays_inert():
+    model = ModelRef(
+        name=HOSTILE,
+        version=2,
+        alias="prod",
+        actor="bob_member",
+        reason=HOSTILE,
+        decision="approved",
+        comment=HOSTILE,
+        description=HOSTILE,
+    )
+    message = slack_message(alias_move_report(title=f"{HOSTILE}@prod → v2", model=model))
+
+    assert_within_limits(message)
+    assert_inert(message)
+    assert message["blocks"][1]["text"]["text"] == (
+        f"*Model:* {HOSTILE_ESCAPED} · *Version:* v2 · *Alias:* @prod (was nothing)\n"
+        "*By:* bob_member\n*Decision:* approved\n"
+        f"*Reason:*\n{HOSTILE_ESCAPED}\n*Comment:*\n{HOSTILE_ESCAPED}\n"
+        f"*Description:*\n{HOSTILE_ESCAPED}"
+    )
+    assert message["text"].startswith(f"{HOSTILE_ESCAPED}@prod → v2: ")

@@ -144,6 +144,21 @@ _PAYLOAD_KEYS = (
     "baseline_run",
     "baseline_label",
     "metrics",
+    # The model registry's events (apps.events.registry documents them).
+    "model",
+    "version",
+    "alias",
+    "actor",
+    "reason",
+    "description",
+    "previous_version",
+    "previous_run_id",
+    "current_version",
+    "current_run_id",
+    "request_id",
+    "decision",
+    "comment",
+    "requested_by",
 )
 
 

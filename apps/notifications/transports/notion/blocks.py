@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from apps.notifications import catalog
 from apps.notifications.report_content import (
     MetricLine,
+    ModelRef,
     ParamChange,
     Report,
     format_delta,
@@ -52,9 +53,11 @@ def notion_page(report: Report, schema: dict[str, dict[str, Any]]) -> tuple[dict
     ``properties`` schema is ``schema`` (name -> {"id", "type", ...}).
 
     Properties are filled only where the schema has a property of a fitting type: the
-    title property (whatever its name) gets the run name; "Status", "Project", "URL",
-    "Created"/"Date", "Kiroku ID" (matched case-insensitively) and one number property
-    per metric whose name is the metric key get their values. ``children`` may hold more
+    title property (whatever its name) gets the run name (a model event's title for a
+    model registry page); "Status", "Project", "URL", "Created"/"Date", "Kiroku ID",
+    and for model pages "Model", "Version", "Alias" and "Run" (matched
+    case-insensitively) and one number property per metric whose name is the metric
+    key get their values. ``children`` may hold more
     than one request's worth of blocks: send them in slices cut by ``batch_end``.
     """
     return page_properties(report, schema), page_children(report)
@@ -79,6 +82,17 @@ def page_properties(report: Report, schema: dict[str, dict[str, Any]]) -> dict[s
                 properties[name] = filled
 
     title = next((n for n, p in schema.items() if p.get("type") == "title"), None)
+    model = report.model
+    if model is not None:
+        # A model page is about the version, not the run: its own title and columns.
+        put(title, ("title",), report.title)
+        put(by_lower.get("model"), ("rich_text", "select"), model.name)
+        put(by_lower.get("version"), ("number",), model.version)
+        put(by_lower.get("version"), ("rich_text", "select"), f"v{model.version}")
+        put(by_lower.get("alias"), ("rich_text", "select"), model.alias or None)
+        run_url = _safe_url(report.run.url) if report.run else None
+        put(by_lower.get("run"), ("url",), run_url)
+        put(by_lower.get("run"), ("rich_text",), report.run.name if report.run else None)
     put(title, ("title",), report.run.name if report.run else report.title)
     put(by_lower.get("kiroku id"), ("rich_text",), report.key)
     put(by_lower.get("status"), ("select", "status"), report.status or None)
@@ -121,6 +135,15 @@ def _property_value(kind: str, value: Any, spec: dict[str, Any]) -> dict[str, An
 
 def page_children(report: Report) -> list[Block]:
     children: list[Block] = [_heading(2, report.title), _summary(report)]
+    if report.model is not None:
+        for heading, text in (
+            ("Reason", report.model.reason),
+            ("Comment", report.model.comment),
+            ("Description", report.model.description),
+        ):
+            if text:
+                children.append(_heading(3, heading))
+                children.extend(_paragraphs(_clip(text, DETAIL_CHARS)))
     if report.metrics:
         children.append(_heading(3, "Metrics"))
         children.extend(_metrics_tables(report))
@@ -146,6 +169,8 @@ def page_children(report: Report) -> list[Block]:
 
 def _summary(report: Report) -> Block:
     lines: list[RichText] = []
+    if report.model is not None:
+        lines.append(_text(_model_facts(report.model)))
     if report.run is not None:
         name = _clip(report.run.name, NAME_CHARS)
         lines.append(_text("Run: ") + _text(name, url=report.run.url))
@@ -190,6 +215,20 @@ def _summary(report: Report) -> Block:
     for i, line in enumerate(lines):
         rich += _text("\n" if i else "") + line
     return _block("paragraph", _cap(_merged(rich)))
+
+
+def _model_facts(model: ModelRef) -> str:
+    alias = ""
+    if model.alias:
+        was = f"v{model.replaces}" if model.replaces is not None else "nothing"
+        alias = f"@{_clip(model.alias, 200)} (was {was})"
+    return _join(
+        ("Model", _clip(model.name, NAME_CHARS)),
+        ("Version", f"v{model.version}"),
+        ("Alias", alias),
+        ("By", model.actor),
+        ("Decision", model.decision),
+    )
 
 
 def _join(*pairs: tuple[str, str]) -> str:

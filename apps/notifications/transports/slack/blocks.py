@@ -52,6 +52,10 @@ ICONS = {
     catalog.RUN_NEW_BEST: "🏆",
     catalog.COMMENT_MENTION: "💬",
     catalog.CI_REPORTED: "🧪",
+    catalog.MODEL_VERSION_CREATED: "📦",
+    catalog.MODEL_ALIAS_MOVED: "🔀",
+    catalog.MODEL_PROMOTION_REQUESTED: "🙋",
+    catalog.MODEL_PROMOTION_DECIDED: "⚖️",
 }
 
 DETAIL_LABELS = {catalog.COMMENT_MENTION: "Comment", catalog.CI_REPORTED: "CI report"}
@@ -172,6 +176,32 @@ def _summary(report: Report) -> dict[str, Any]:
         facts.append(f"*Commit:* {code(report.commit, 40)}")
     if facts:
         lines.append(" · ".join(facts))
+    return _section("\n".join(lines))
+
+
+def _model(report: Report) -> dict[str, Any] | None:
+    """The model, version, alias and who, then the texts people wrote: the reason,
+    the decision's comment, the version's description."""
+    model = report.model
+    if model is None:
+        return None
+    facts = [f"*Model:* {fit(model.name, 250)}", f"*Version:* v{model.version}"]
+    if model.alias:
+        was = f"v{model.replaces}" if model.replaces is not None else "nothing"
+        facts.append(f"*Alias:* @{fit(model.alias, 64)} (was {was})")
+    lines = [" · ".join(facts)]
+    if model.actor:
+        lines.append(f"*By:* {fit(model.actor, 150)}")
+    if model.decision:
+        lines.append(f"*Decision:* {fit(model.decision, 20)}")
+    texts = [
+        ("Reason", model.reason),
+        ("Comment", model.comment),
+        ("Description", model.description),
+    ]
+    for label, text in texts:
+        if text:
+            lines.append(f"*{label}:*\n{fit(text, 700, one_line=False)}")
     return _section("\n".join(lines))
 
 
@@ -311,6 +341,7 @@ def slack_message(report: Report, *, user_ids: Mapping[str, str] | None = None) 
     blocks = _present(
         [
             _header(report),
+            _model(report),
             _summary(report),
             _tags(report),
             _detail(report, user_ids),
