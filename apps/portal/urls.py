@@ -14,6 +14,7 @@ from apps.portal.views.comparisons import (
 )
 from apps.portal.views.integrations import IntegrationsView
 from apps.portal.views.invitations import InvitationsView, InviteView
+from apps.portal.views.models import ModelListView, ModelPageView, RunRegisterModelView
 from apps.portal.views.password_reset import (
     PasswordResetCompleteView,
     PasswordResetConfirmView,
@@ -102,7 +103,15 @@ urlpatterns = [
     path("projects/<slug:slug>/settings", ProjectSettingsView.as_view(), name="settings"),
     path("projects/<slug:slug>/audit", AuditPageView.as_view(), name="audit"),
     path("projects/<slug:slug>/integrations", IntegrationsView.as_view(), name="integrations"),
+    path("projects/<slug:slug>/models", ModelListView.as_view(), name="models"),
+    # A model name holds no "/" (apps.registry.validation.model_name_clean).
+    path("projects/<slug:slug>/models/<str:name>", ModelPageView.as_view(), name="model"),
     path("projects/<slug:slug>/runs/<str:run_id>", RunPageView.as_view(), name="run"),
+    path(
+        "projects/<slug:slug>/runs/<str:run_id>/register-model",
+        RunRegisterModelView.as_view(),
+        name="run-register-model",
+    ),
     path(
         "projects/<slug:slug>/runs/<str:run_id>/status", RunStatusView.as_view(), name="run-status"
     ),

@@ -53,6 +53,8 @@ class ModelVersion(models.Model):
 
     model = models.ForeignKey(RegisteredModel, on_delete=models.CASCADE, related_name="versions")
     number = models.PositiveIntegerField()
+    # Set by the portal's model page: the source run's key metrics, in column order.
+    metric_cells: list[float | None]
     run = models.ForeignKey("runs.Run", on_delete=models.CASCADE, related_name="model_versions")
     path = models.TextField(blank=True, default="")
     manifest = models.JSONField(default=list)

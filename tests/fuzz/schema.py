@@ -23,6 +23,7 @@ MAX_EXAMPLES = 40
 # the requests reach past validation into the code behind it.
 KNOWN_VALUES: dict[str, list] = {
     "key": ["loss", "edge", "eval/acc"],
+    "ref": ["resnet@staging", "resnet/1", "resnet", "resnet@latest", "resnet@champion"],
     "filter": [
         "metrics.loss < 0.5",
         "params.lr > 0.0001 and tags.team = 'vision'",

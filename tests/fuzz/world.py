@@ -136,6 +136,26 @@ def world_build(*, slack_token: str, notion_token: str, notion_database: str) ->
         201,
     )["id"]
 
+    # The model registry: a version of the run's model/ folder, an alias, a protected
+    # alias and a promotion request to it.
+    _ok(
+        api.post(
+            f"{API}/projects/{SLUG}/models/resnet/versions",
+            {"run_id": run, "path": "model/", "aliases": ["staging"], "flavor": "pytorch"},
+        ),
+        201,
+    )
+    _ok(
+        api.patch(f"{API}/projects/{SLUG}/models/resnet/aliases/champion", {"protected": True}), 200
+    )
+    promotion = _ok(
+        api.post(
+            f"{API}/projects/{SLUG}/models/resnet/promotions",
+            {"version": 1, "alias": "champion", "reason": "better"},
+        ),
+        201,
+    )["id"]
+
     return World(
         token=token,
         ids={
@@ -147,6 +167,10 @@ def world_build(*, slack_token: str, notion_token: str, notion_database: str) ->
             "destination_id": [str(slack), str(notion)],
             "rule_id": [str(rule)],
             "username": [VIEWER, OUTSIDER],
+            "name": ["resnet"],
+            "number": ["1"],
+            "alias": ["staging", "champion"],
+            "request_id": [str(promotion)],
         },
     )
 
@@ -162,4 +186,6 @@ def body_fields(world: World, body: Any, salt: str) -> Any:
             out[key] = int(world.pick(name, salt))
     if "username" in out:
         out["username"] = OUTSIDER
+    if "run_id" in out:
+        out["run_id"] = world.pick("run_id", salt)
     return out

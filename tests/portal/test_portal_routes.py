@@ -54,7 +54,7 @@ def test_anonymous_is_sent_to_sign_in_without_a_lookup(
     template, view, client, django_assert_num_queries
 ):
     path = "/" + template.replace("<slug:slug>", "vision").replace("<str:run_id>", "0" * 32)
-    path = path.replace("<str:comparison_id>", "1")
+    path = path.replace("<str:comparison_id>", "1").replace("<str:name>", "resnet")
     method = "post" if "get" not in view.http_method_names or not hasattr(view, "get") else "get"
     with django_assert_num_queries(0):
         response = getattr(client, method)(path)

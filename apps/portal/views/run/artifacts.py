@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 
 from apps.artifacts.models import Artifact
 from apps.artifacts.selectors import artifact_list
@@ -102,4 +103,9 @@ class RunArtifactsView(PortalView):
             "project": self.project,
             "links": member_links(self.project.slug, run.public_id),
         }
+        # "Register as model…" (apps.portal.views.models), once, under the root listing.
+        if not context["path"] and (self.role() or Role.VIEWER) >= Role.MEMBER:
+            context["register_url"] = reverse(
+                "portal:run-register-model", kwargs={"slug": slug, "run_id": run.public_id}
+            )
         return render(request, "portal/run/artifact_folder.html", context)
