@@ -208,11 +208,12 @@ def summary_markdown(
     junit: dict[str, Any] | None,
     title: str,
     notes: Sequence[str] = (),
+    model: str = "",
 ) -> str:
-    """The comparison as GitHub markdown: verdict heading, links, the metric table,
-    the failed gates, the JUnit result and failing tests, then ``notes`` (plain text,
-    escaped). ``title`` names what was evaluated (the run name when empty). Ends with
-    a newline."""
+    """The comparison as GitHub markdown: verdict heading, links, ``model`` (plain
+    text, escaped: what became of ``--register-model``), the metric table, the failed
+    gates, the JUnit result and failing tests, then ``notes`` (plain text, escaped).
+    ``title`` names what was evaluated (the run name when empty). Ends with a newline."""
     run = _dict(comparison.get("run"))
     baseline = _dict(comparison.get("baseline"))
     heading, _ = _verdict(comparison, title or str(run.get("name") or "run"))
@@ -227,6 +228,8 @@ def summary_markdown(
     else:
         links.append(f"No baseline ({md_text(comparison.get('baseline_spec') or 'none')})")
     out += [" · ".join(links), ""]
+    if model:
+        out += [f"**Model registry:** {md_text(model)}", ""]
 
     metrics = _list(comparison.get("metrics"))
     if metrics:

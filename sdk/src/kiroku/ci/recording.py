@@ -16,11 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from kiroku import keys
-from kiroku.artifacts.upload import Uploader
+from kiroku.artifacts.upload import FollowUp, Uploader
 from kiroku.ci.github import CiContext
 from kiroku.ci.inputs import Points
-from kiroku.errors import KirokuError
+from kiroku.errors import InvalidInput, KirokuError
 from kiroku.redaction import redact_json, redact_text
+from kiroku.registry.register import ModelUpload
+from kiroku.registry.versions import models_path
 from kiroku.report import Reporter
 from kiroku.settings import Settings
 from kiroku.transport import Transport
@@ -46,6 +48,7 @@ class Results:
     artifacts: list[Path]
     baseline: str  # a spec, "project" for the project's setting
     fail_on: list[str]
+    model: ModelUpload | None = None  # --register-model, checked
     client_id: str = field(default_factory=lambda: "ci-" + secrets.token_urlsafe(16))
 
 
@@ -101,6 +104,17 @@ def metric_batches(points: Points) -> list[list[dict[str, Any]]]:
     return [flat[i : i + size] for i in range(0, len(flat), size)]
 
 
+@dataclass
+class Uploads:
+    """What ``Recorder.upload`` did: ``(artifact path, error)`` of each file not
+    uploaded; the model's uploaded artifact paths, and why it cannot be registered
+    (a file not uploaded, or no file at all) when it cannot."""
+
+    failures: list[tuple[str, KirokuError]]
+    model_names: list[str]
+    model_error: KirokuError | None
+
+
 class Recorder:
     """One CI run on the server, from create to report."""
 
@@ -136,12 +150,37 @@ class Recorder:
             body["batch_id"] = f"{results.client_id[:48]}-{number}"
             self._call("POST", f"/runs/{self.run_id}/log", body=body)
 
-    def upload(self, paths: list[Path], reporter: Reporter) -> list[tuple[str, KirokuError]]:
-        """Upload files and folders (each under its own name); the failures."""
+    def upload(
+        self, paths: list[Path], reporter: Reporter, *, model: ModelUpload | None = None
+    ) -> Uploads:
+        """Upload files and folders (each under its own name) and ``model``'s files
+        (under ``models/<name>/``, as ``Run.log_model`` does, without registering)."""
         uploader = Uploader(settings=self.settings, reporter=reporter, run_id=lambda: self.run_id)
         for path in paths:
             uploader.submit(str(path), None)
-        return uploader.close(self.settings.artifact_timeout)
+        model_names: list[str] = []
+        if model is not None:
+            # The follow-up only collects the uploaded paths: the version is registered
+            # after the verdict, and only if every gate passed (kiroku.ci.registration).
+            collect = FollowUp(model.name, lambda _run_id, names: model_names.extend(names))
+            uploader.submit(model.source, model.artifact_name, collect)
+        failures = uploader.close(self.settings.artifact_timeout)
+        model_error = next((error for _, error in uploader.not_done), None)
+        if model is not None and model_error is None and not model_names:
+            model_error = InvalidInput(f"{model.source} holds no file to register")
+        return Uploads(failures, model_names, model_error)
+
+    def register(self, project: str, model: ModelUpload, names: list[str]) -> int:
+        """Register ``names`` (``model``'s uploaded files) as a new version of
+        ``model.name`` (created the first time) with its aliases; the version number.
+        Raises the server's refusal as KirokuError. Like ``log_model``'s, a
+        registration whose answer was lost and that is retried can make two versions."""
+        body = {"run_id": self.run_id, "path": model.registered_path(names), **model.fields}
+        answer = self._call("POST", f"{models_path(project, model.name)}/versions", body=body)
+        number = answer.get("version") if isinstance(answer, dict) else None
+        if not isinstance(number, int) or isinstance(number, bool):
+            raise KirokuError(f"the server's answer to registering {model.name!r} has no version")
+        return number
 
     def report(self, results: Results) -> dict[str, Any]:
         """Post the report; the server compares the run with the baseline under the

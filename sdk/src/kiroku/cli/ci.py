@@ -6,6 +6,12 @@ is required and missing, or the server cannot be reached (without
 ``--allow-offline``); 2 usage or input error, found before anything is sent (or, if
 the server refuses what was sent, after the run is ended as FAILED with the reason);
 3 authentication.
+
+``--register-model NAME --model-path PATH [--model-alias ALIAS]`` uploads the model
+with the run and registers it as a new version only when every gate passed (with no
+baseline too, unless ``--require-baseline``): see ``kiroku.ci.registration``. The exit
+code is the report's; a registration that fails after the gates passed is an error
+(its own message; 2 when the server refuses it, 1 unreachable, 3 authentication).
 """
 
 from __future__ import annotations
@@ -20,10 +26,12 @@ from kiroku.ci.comments import CommentError, comment_marker, comment_upsert
 from kiroku.ci.gates import baseline_check, gates_check
 from kiroku.ci.github import CiContext, ci_context, write_outputs, write_step_summary
 from kiroku.ci.inputs import Points, read_metrics_files, read_params_file
-from kiroku.ci.markdown import console_text, summary_markdown
-from kiroku.ci.recording import Recorder, Results, default_name, spool_offline
-from kiroku.cli.common import FAILURE, OK, Subcommands, error_print, line_print
+from kiroku.ci.markdown import console_text, plain_text, summary_markdown
+from kiroku.ci.recording import Recorder, Results, Uploads, default_name, spool_offline
+from kiroku.ci.registration import Registration, model_check, refusal
+from kiroku.cli.common import FAILURE, OK, Subcommands, error_print, exit_code_for, line_print
 from kiroku.errors import AuthError, InvalidInput, KirokuError, Unreachable
+from kiroku.registry.register import ModelUpload
 from kiroku.report import Reporter
 from kiroku.settings import settings_resolve
 
@@ -66,6 +74,12 @@ def read_results(args: argparse.Namespace, ctx: CiContext) -> Results:
         if not path.exists():
             raise InvalidInput(f"artifact {raw!r} does not exist")
         artifacts.append(path)
+    model = None
+    if args.register_model is not None:
+        aliases = list(dict.fromkeys(args.model_alias or []))
+        model = model_check(args.register_model, aliases=aliases, path=args.model_path)
+    elif args.model_path or args.model_alias:
+        raise InvalidInput("--model-path and --model-alias need --register-model NAME")
     return Results(
         project=args.project,
         name=args.name or default_name(ctx),
@@ -75,6 +89,7 @@ def read_results(args: argparse.Namespace, ctx: CiContext) -> Results:
         artifacts=artifacts,
         baseline=baseline,
         fail_on=fail_on,
+        model=model,
     )
 
 
@@ -107,9 +122,12 @@ def _report(args: argparse.Namespace, results: Results, ctx: CiContext, recorder
         recorder.fail(f"the server refused the results: {exc.message}")
         raise
     notes = []
-    if results.artifacts:
-        failures = recorder.upload(results.artifacts, Reporter())
-        notes += [f"artifact {name} not uploaded: {error.message}" for name, error in failures]
+    uploads = None
+    if results.artifacts or results.model is not None:
+        uploads = recorder.upload(results.artifacts, Reporter(), model=results.model)
+        notes += [
+            f"artifact {name} not uploaded: {error.message}" for name, error in uploads.failures
+        ]
     # The server compares (GET /runs/{id}/compare's comparison) as it stores the
     # report, so the verdict here is the one recorded.
     answer = recorder.report(results)
@@ -120,8 +138,27 @@ def _report(args: argparse.Namespace, results: Results, ctx: CiContext, recorder
         _warn(note)
     if missing:
         notes.append(f"no baseline run found for {results.baseline}: nothing to compare with")
+    registration, registration_error = None, None
+    if results.model is not None and uploads is not None:
+        reason = refusal(
+            comparison,
+            regressed=regressed,
+            baseline_missing=missing,
+            required=bool(args.require_baseline),
+        )
+        registration, registration_error = _register(
+            results.project, results.model, recorder, uploads, reason, missing=missing
+        )
     line_print(console_text(comparison, junit=results.junit))
-    markdown = summary_markdown(comparison, junit=results.junit, title=results.name, notes=notes)
+    if registration is not None:
+        line_print(plain_text(registration.text()))
+    markdown = summary_markdown(
+        comparison,
+        junit=results.junit,
+        title=results.name,
+        notes=notes,
+        model=registration.text() if registration is not None else "",
+    )
     write_step_summary(ctx, markdown)
     write_outputs(
         ctx,
@@ -131,7 +168,14 @@ def _report(args: argparse.Namespace, results: Results, ctx: CiContext, recorder
             "regressed": "true" if regressed else "false",
         },
     )
-    _comment(args, ctx, markdown, comparison, results.junit)
+    _comment(
+        args,
+        ctx,
+        markdown,
+        comparison,
+        results.junit,
+        registered=bool(registration and registration.registered),
+    )
     if ctx.on_github:
         for gate in comparison.get("gates", []):
             if gate.get("violated"):
@@ -141,7 +185,38 @@ def _report(args: argparse.Namespace, results: Results, ctx: CiContext, recorder
     if missing and args.require_baseline:
         error_print(f"no baseline run for {results.baseline} (--require-baseline)")
         return REGRESSED
+    if registration_error is not None:
+        error_print(registration_error.message)
+        return exit_code_for(registration_error)
     return PASSED
+
+
+def _register(
+    project: str,
+    model: ModelUpload,
+    recorder: Recorder,
+    uploads: Uploads,
+    reason: str | None,
+    *,
+    missing: bool,
+) -> tuple[Registration, KirokuError | None]:
+    """Register the model unless ``reason`` (a failed gate) says not to. Returns what
+    became of it and, when registering failed, the error to exit with (its message
+    names the model)."""
+    aliases = tuple(model.fields.get("aliases") or ())
+    if reason is not None:
+        return Registration(model.name, aliases, reason=reason), None
+    error = uploads.model_error
+    if error is None:
+        try:
+            version = recorder.register(project, model, uploads.model_names)
+        except KirokuError as exc:
+            error = exc
+        else:
+            return Registration(model.name, aliases, version, baseline_missing=missing), None
+    message = f"model {model.name!r} not registered: {error.message}"
+    failed = type(error)(message, status=error.status, code=error.code, field=error.field)
+    return Registration(model.name, aliases, reason=f"registration failed: {error.message}"), failed
 
 
 def _changed(comparison: dict[str, Any], junit: dict[str, Any] | None) -> bool:
@@ -160,6 +235,8 @@ def _comment(
     markdown: str,
     comparison: dict[str, Any],
     junit: dict[str, Any] | None,
+    *,
+    registered: bool = False,
 ) -> None:
     mode = args.comment
     if mode == "never" or ctx.pr is None or not ctx.repository:
@@ -168,7 +245,8 @@ def _comment(
         _warn("no GITHUB_TOKEN: the pull request gets no comment")
         return
     marker = comment_marker(args.step_name or str(ctx.ci.get("job") or "kiroku"))
-    create = mode == "always" or _changed(comparison, junit)
+    # A new version of the model is news even when no metric moved.
+    create = mode == "always" or registered or _changed(comparison, junit)
     try:
         result = comment_upsert(
             api_url=ctx.api_url,
@@ -192,6 +270,8 @@ def _offline(results: Results, ctx: CiContext, settings: Any, exc: KirokuError) 
         f"The Kiroku server could not be reached ({exc.message}); the results are spooled in "
         f"{spool}: run `kiroku sync` to upload them. No comparison was made."
     )
+    if results.model is not None:
+        note += f" Model {results.model.name} not registered: nothing was compared."
     _warn(note)
     write_step_summary(ctx, f"### ⚠️ Kiroku: {results.name} not compared\n\n{note}\n")
     write_outputs(ctx, {"run-id": "", "run-url": "", "regressed": "false"})
@@ -244,5 +324,22 @@ def add_commands(commands: Subcommands, common: argparse.ArgumentParser) -> None
         "--allow-offline",
         action="store_true",
         help="when the server is unreachable, spool for `kiroku sync` and pass",
+    )
+    report.add_argument(
+        "--register-model",
+        metavar="NAME",
+        help="register --model-path as a new version of model NAME when every gate passed",
+    )
+    report.add_argument(
+        "--model-path",
+        metavar="PATH",
+        help="the model's file or folder, uploaded with the run (required by --register-model)",
+    )
+    report.add_argument(
+        "--model-alias",
+        "--alias",
+        action="append",
+        metavar="ALIAS",
+        help="point ALIAS (e.g. staging) at the registered version (repeatable)",
     )
     report.set_defaults(handler=cmd_ci_report)
