@@ -121,3 +121,33 @@ def log_requests(proxy: FaultProxy):
 
 
 PYTHON = sys.executable
+
+
+# --- kiroku ci report against the live server and the loopback GitHub ----------------
+
+
+@pytest.fixture
+def kiroku_env(server, token, monkeypatch):
+    """The CLI's URL and token, from the environment as a CI job gives them."""
+    monkeypatch.setenv("KIROKU_URL", server)
+    monkeypatch.setenv("KIROKU_TOKEN", token)
+
+
+@pytest.fixture
+def job(kiroku_env, fake_github, monkeypatch, tmp_path, capsys):
+    """Returns a factory: ``job(run_id, pr=..., branch=...)`` sets up one job run."""
+    from tests.sdk.ci_env import REPO, github_job
+
+    fake_github.add_issue(REPO, 7)
+
+    def make(run_id: int, **kwargs):
+        return github_job(
+            monkeypatch,
+            tmp_path / f"job{run_id}",
+            capsys,
+            api_url=fake_github.url,
+            run_id=run_id,
+            **kwargs,
+        )
+
+    return make

@@ -11,30 +11,11 @@ from kiroku.errors import InvalidInput
 
 from apps.registry.models import ModelAlias, ModelVersion
 from apps.runs.models import Run
-from tests.sdk.ci_env import REPO, github_job, write_json
+from tests.sdk.ci_env import REPO, write_json
 from tests.sdk.test_ci_action import _argv, _run_report_script
 
 GATE = ("--fail-on", "eval/acc<-0.01")
 REGISTER = ("--register-model", "resnet", "--model-alias", "staging")
-
-
-@pytest.fixture
-def job(server, token, fake_github, monkeypatch, tmp_path, capsys):
-    monkeypatch.setenv("KIROKU_URL", server)
-    monkeypatch.setenv("KIROKU_TOKEN", token)
-    fake_github.add_issue(REPO, 7)
-
-    def make(run_id: int, **kwargs):
-        return github_job(
-            monkeypatch,
-            tmp_path / f"job{run_id}",
-            capsys,
-            api_url=fake_github.url,
-            run_id=run_id,
-            **kwargs,
-        )
-
-    return make
 
 
 @pytest.fixture

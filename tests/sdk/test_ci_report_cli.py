@@ -7,33 +7,9 @@ import pytest
 
 from apps.ci.models import CiReport
 from apps.runs.models import Run
-from tests.sdk.ci_env import HEAD_SHA, MERGE_SHA, REPO, github_job, write_json
+from tests.sdk.ci_env import HEAD_SHA, MERGE_SHA, REPO, write_json
 
 GATES = ("--fail-on", "eval/acc<-0.01", "--fail-on", "eval/loss>+5%")
-
-
-@pytest.fixture
-def kiroku_env(server, token, monkeypatch):
-    monkeypatch.setenv("KIROKU_URL", server)
-    monkeypatch.setenv("KIROKU_TOKEN", token)
-
-
-@pytest.fixture
-def job(kiroku_env, fake_github, monkeypatch, tmp_path, capsys):
-    """Returns a factory: ``job(run_id, pr=..., branch=...)`` sets up one job run."""
-    fake_github.add_issue(REPO, 7)
-
-    def make(run_id: int, **kwargs):
-        return github_job(
-            monkeypatch,
-            tmp_path / f"job{run_id}",
-            capsys,
-            api_url=fake_github.url,
-            run_id=run_id,
-            **kwargs,
-        )
-
-    return make
 
 
 @pytest.fixture

@@ -16,12 +16,6 @@ from tests.sdk.proxy import Rule
 
 
 @pytest.fixture
-def kiroku_env(server, token, monkeypatch):
-    monkeypatch.setenv("KIROKU_URL", server)
-    monkeypatch.setenv("KIROKU_TOKEN", token)
-
-
-@pytest.fixture
 def pr_job(kiroku_env, fake_github, monkeypatch, tmp_path, capsys):
     fake_github.add_issue(REPO, 7)
     return github_job(
