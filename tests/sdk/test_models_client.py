@@ -414,15 +414,15 @@ def test_log_model_of_one_file_registers_its_artifact_path_under_an_encoded_name
 ):
     (tmp_path / "model.pt").write_bytes(b"weights")
     run = _start(fake_settings)
-    run.log_model(tmp_path / "model.pt", "team/resnet v2")
+    run.log_model(tmp_path / "model.pt", "resnet v2")
     run.finish()
 
-    assert fake.complete == {"models/team/resnet v2/model.pt": b"weights"}
+    assert fake.complete == {"models/resnet v2/model.pt": b"weights"}
     ((name, body, _complete),) = fake.registrations
-    assert name == "team/resnet v2"
-    assert body == {"run_id": RUN, "path": "models/team/resnet v2/model.pt"}  # only what was given
+    assert name == "resnet v2"
+    assert body == {"run_id": RUN, "path": "models/resnet v2/model.pt"}  # only what was given
     posts = [p for m, p, _a in fake.requests if m == "POST" and p.endswith("/versions")]
-    assert posts == ["/api/v1/projects/vision/models/team%2Fresnet%20v2/versions"]
+    assert posts == ["/api/v1/projects/vision/models/resnet%20v2/versions"]
 
 
 def test_a_failed_upload_skips_the_registration_and_strict_finish_raises(
@@ -538,9 +538,8 @@ def test_log_model_offline_records_nothing_and_says_so_once(fake, fake_settings,
         ("resnet/3", ModelRef("resnet", version=3), "resnet/3"),
         ("resnet@champion", ModelRef("resnet", alias="champion"), "resnet@champion"),
         ("resnet@latest", ModelRef("resnet"), "resnet"),
-        ("team/resnet/12", ModelRef("team/resnet", version=12), "team/resnet/12"),
-        ("team/resnet", ModelRef("team/resnet"), "team/resnet"),
-        ("team/resnet v2@prod-1", ModelRef("team/resnet v2", alias="prod-1"), None),
+        ("resnet v2/12", ModelRef("resnet v2", version=12), "resnet v2/12"),
+        ("resnet v2@prod-1", ModelRef("resnet v2", alias="prod-1"), "resnet v2@prod-1"),
         ("  resnet/3 ", ModelRef("resnet", version=3), "resnet/3"),
     ],
 )
@@ -558,6 +557,8 @@ def test_model_references_parse(ref, parsed, canonical):
         ("resnet@bad alias", "alias 'bad alias'"),
         ("../x/3", "model name '../x'"),
         ("@champion", "model name ''"),
+        ("team/resnet", "must not contain '/'"),
+        ("team/resnet/12", "must not contain '/'"),
     ],
 )
 def test_bad_model_references_are_refused(ref, message):

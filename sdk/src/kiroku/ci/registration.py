@@ -31,10 +31,6 @@ def model_check(name: str, *, aliases: list[str], path: str | None) -> ModelUplo
     clean = unicodedata.normalize("NFC", name)
     if (problem := model_name_problem(clean)) is not None:
         raise InvalidInput(f"--register-model {name!r}: {problem}")
-    if "/" in clean:
-        # The registry's contract (model names hold no "/"); refused here, not after
-        # the upload.
-        raise InvalidInput(f"--register-model {name!r}: a model name must not contain '/'")
     for alias in aliases:
         if (problem := alias_problem(alias)) is not None:
             raise InvalidInput(f"--model-alias {alias!r}: {problem}")

@@ -27,15 +27,18 @@ _VERSION_RE = re.compile(r"^[0-9]{1,18}$")
 
 def model_name_problem(name: Any) -> str | None:
     """Why the server would refuse ``name`` (already NFC-normalised) as a model name,
-    or None: the rules of metric keys."""
+    or None: the rules of metric keys, without ``/`` (it separates a name from a
+    version number in ``resnet/3``)."""
     if not isinstance(name, str):
         return "a model name must be a string"
     if not 1 <= len(name) <= MAX_KEY_LENGTH:
         return f"a model name must be 1 to {MAX_KEY_LENGTH} characters"
     if not _NAME_RE.fullmatch(name):
-        return "a model name may contain only letters, digits, '_', '-', '.', '/' and spaces"
-    if ".." in name or name.startswith("/"):
-        return "a model name must not contain '..' or start with '/'"
+        return "a model name may contain only letters, digits, '_', '-', '.' and spaces"
+    if "/" in name:
+        return "a model name must not contain '/'"
+    if ".." in name:
+        return "a model name must not contain '..'"
     return None
 
 
