@@ -5,8 +5,8 @@ for real against stand-in programs.
 
 The image itself cannot be built on these machines (no Docker daemon, nothing
 downloaded), so the tests check the files and run what can run outside the image: the
-entrypoint script and the health check's Python. ``docker compose config`` runs where
-the compose plugin is installed.
+entrypoint script and the health check's Python. No test runs ``docker compose``:
+no machine of ours has its plugin, so the Compose specification's schema is the check.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -195,29 +194,6 @@ def test_stateful_services_keep_their_data_in_named_volumes():
     assert services["minio"]["volumes"] == ["minio-data:/data"]
     assert set(document["volumes"]) == {"postgres-data", "redis-data", "minio-data"}
     assert services["redis"]["command"] == ["redis-server", "--appendonly", "yes"]
-
-
-def test_docker_compose_config_accepts_the_stack(tmp_path):
-    docker = shutil.which("docker")
-    plugin = docker and subprocess.run([docker, "compose", "version"], capture_output=True)
-    if not plugin or plugin.returncode != 0:
-        # Never installed on these machines (CI included): the schema test above is the
-        # check that always runs.
-        pytest.skip("docker compose plugin not installed")
-    (tmp_path / "docker").mkdir()
-    shutil.copy(COMPOSE, tmp_path / "docker" / "compose.yaml")
-    shutil.copy(DOCKERFILE, tmp_path / "docker" / "Dockerfile")
-    values = {**env_example(), **{name: "not-a-real-secret" for name in SECRETS}}
-    (tmp_path / "docker" / ".env").write_text("".join(f"{k}={v}\n" for k, v in values.items()))
-
-    result = subprocess.run(
-        [docker, "compose", "config", "--quiet"],
-        cwd=tmp_path / "docker",
-        capture_output=True,
-        text=True,
-    )
-
-    assert result.returncode == 0, result.stderr
 
 
 # -- .env.example ----------------------------------------------------------------------
