@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from kiroku import keys, lifecycle
 from kiroku.artifacts.files import log_problem
-from kiroku.artifacts.upload import Uploader, not_uploaded_error
+from kiroku.artifacts.followups import not_uploaded_error
+from kiroku.artifacts.upload import Uploader
 from kiroku.console import ARROW, count_text, duration_text, say
 from kiroku.creation import ServerRun
 from kiroku.errors import InvalidInput, KirokuError

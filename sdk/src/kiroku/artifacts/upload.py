@@ -30,23 +30,19 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
-import mimetypes
 import os
 import queue
-import re
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 
-from kiroku.artifacts.files import LocalFile, collect_files, file_sha256
-from kiroku.artifacts.multipart import upload_parts
+from kiroku.artifacts.files import collect_files
+from kiroku.artifacts.followups import Batch, FollowUp
 from kiroku.artifacts.storage import (
-    MAX_REFUSED_PUTS,
     Failed,
     SourceError,
     Stopped,
@@ -54,8 +50,8 @@ from kiroku.artifacts.storage import (
     storage_client,
     storage_put,
 )
+from kiroku.artifacts.transfer import file_upload
 from kiroku.errors import InvalidInput, KirokuError, Unreachable
-from kiroku.keys import RUN_ID_RE
 from kiroku.progress import ProgressLine
 from kiroku.report import Reporter
 from kiroku.settings import Settings
@@ -68,26 +64,6 @@ PART_WORKERS = 4
 PROGRESS_BYTES = 64 * 1024 * 1024  # finish() waiting on this much shows a progress line
 _LATE = "not uploaded before finish() gave up (pass a larger timeout)"
 _LATE_FOLLOW_UP = "not done before finish() gave up (pass a larger timeout)"
-_MEDIA_TYPE = re.compile(r"^[A-Za-z0-9][\w!#$&^.+-]{0,126}/[A-Za-z0-9][\w!#$&^.+-]{0,126}$", re.A)
-
-
-def not_uploaded_error(
-    failures: Sequence[tuple[str, KirokuError]],
-    not_done: Sequence[tuple[str, KirokuError]] = (),
-) -> KirokuError:
-    """What ``finish()`` raises with ``strict=True`` when files were not uploaded
-    (``failures``) or follow-ups not done (``not_done``, e.g. model versions not
-    registered): the first one's kind of error, with a message that counts them all."""
-    name, first = (list(failures) + list(not_done))[0]
-    counts = [f"{len(failures)} artifact file(s) not uploaded"] if failures else []
-    if not_done:
-        counts.append(f"{len(not_done)} model version(s) not registered")
-    return type(first)(
-        f"{' and '.join(counts)}; {name!r}: {first.message}",
-        status=first.status,
-        code=first.code,
-        field=first.field,
-    )
 
 
 def _lower_thread_priority() -> None:
@@ -97,30 +73,6 @@ def _lower_thread_priority() -> None:
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
-
-
-@dataclass(frozen=True)
-class FollowUp:
-    """A job for once every file of one ``submit()`` is uploaded: ``work(run_id,
-    names)`` gets the server's run id and the artifact paths uploaded, sorted (empty
-    when the path held no file to upload). It may raise ``Failed``; it is retried only
-    as far as it retries itself (``Uploader.call`` does, for transient failures).
-    ``what`` names it in reports (a model's name)."""
-
-    what: str
-    work: Callable[[str, list[str]], None]
-
-
-@dataclass
-class _Batch:
-    """The files of one ``submit()`` that a follow-up waits for. ``pending`` counts the
-    listing job until it has queued every file, and each file until it is done."""
-
-    follow_up: FollowUp
-    pending: int = 1
-    abandoned: bool = False  # close() gave up on it (and reported it)
-    names: list[str] = field(default_factory=list)
-    failures: list[tuple[str, KirokuError]] = field(default_factory=list)
 
 
 class _Clients(threading.local):
@@ -150,7 +102,7 @@ class Uploader:
         self._next_job = 0
         self._failures: list[tuple[str, KirokuError]] = []
         self._not_done: list[tuple[str, KirokuError]] = []  # follow-ups
-        self._batches: list[_Batch] = []  # those whose files are not all done yet
+        self._batches: list[Batch] = []  # those whose files are not all done yet
         self._total_bytes = 0
         self._sent_bytes = 0
         self._started = False
@@ -167,7 +119,7 @@ class Uploader:
             self._start()
         batch = None
         if follow_up is not None:
-            batch = _Batch(follow_up)
+            batch = Batch(follow_up)
             with self._idle:
                 self._batches.append(batch)
         self._queue(self._files, path, lambda: self._scan(path, name, batch), batch=batch)
@@ -334,7 +286,7 @@ class Uploader:
         what: str,
         work: Callable[[], None],
         *,
-        batch: _Batch | None = None,
+        batch: Batch | None = None,
         file: bool = False,
         follow_up: bool = False,
     ) -> None:
@@ -375,7 +327,7 @@ class Uploader:
             self._batch_done(batch, what, late, file=file)
 
     def _batch_done(
-        self, batch: _Batch, what: str, error: KirokuError | None, *, file: bool
+        self, batch: Batch, what: str, error: KirokuError | None, *, file: bool
     ) -> None:
         """One member of ``batch`` is done; after the last one, queue its follow-up, or
         record it as not done when a file failed. All under the lock (a reentrant one),
@@ -409,7 +361,7 @@ class Uploader:
             names = sorted(batch.names)
 
             def work() -> None:
-                follow_up.work(self._wait_run_id(), names)
+                follow_up.work(self.wait_run_id(), names)
 
             self._queue(self._files, follow_up.what, work, follow_up=True)
 
@@ -447,7 +399,7 @@ class Uploader:
 
     # -- one path, one file -------------------------------------------------------------
 
-    def _scan(self, path: str, name: str | None, batch: _Batch | None = None) -> None:
+    def _scan(self, path: str, name: str | None, batch: Batch | None = None) -> None:
         def skipped(where: str, why: str) -> None:
             self._reporter.once("artifact-skipped", f"log_artifact({path!r}) skips {where}: {why}")
 
@@ -462,49 +414,18 @@ class Uploader:
                 self._total_bytes += file.size
                 if batch is not None:
                     batch.pending += 1
-            upload = functools.partial(self._upload, file)
+            upload = functools.partial(file_upload, self, file)
             self._queue(self._files, file.name, upload, batch=batch, file=True)
 
-    def _upload(self, file: LocalFile) -> None:
-        if self._stop.is_set():
-            raise self.stopped()
-        try:
-            sha256, size = file_sha256(file.path, self._stop.is_set)
-        except InterruptedError:
-            raise self.stopped() from None
-        except OSError as exc:
-            raise Failed(InvalidInput(f"cannot read {file.path}: {exc}")) from exc
+    def size_changed(self, listed: int, hashed: int) -> None:
+        """A file's size when hashed differs from when it was listed: the progress
+        total follows."""
         with self._idle:
-            self._total_bytes += size - file.size  # it changed since it was listed
-        run_id = self._wait_run_id()
-        body: dict[str, Any] = {"path": file.name, "size": size, "sha256": sha256}
-        content_type = mimetypes.guess_type(file.name)[0]
-        if content_type and _MEDIA_TYPE.fullmatch(content_type):  # else the server's default
-            body["content_type"] = content_type
-        # A declaration whose answer was lost and is sent again leaves a pending
-        # version behind that is never completed, so never listed.
-        answer = self.call("POST", f"/runs/{run_id}/artifacts", body)
-        try:
-            artifact_id, upload = str(answer["id"]), answer["upload"]
-            if not RUN_ID_RE.fullmatch(artifact_id):
-                raise ValueError(f"artifact id {artifact_id!r}")
-            if upload["method"] == "put":
-                self._put_whole(file, size, upload)
-                done: dict[str, Any] = {}
-            elif upload["method"] == "multipart":
-                done = {"parts": upload_parts(self, artifact_id, file, size, upload)}
-            else:
-                raise ValueError(f"upload method {upload['method']!r}")
-        except (KeyError, TypeError, ValueError) as exc:
-            raise Failed(InvalidInput(f"unexpected answer from the server: {exc!r}")) from exc
-        try:
-            self.call("POST", f"/artifacts/{artifact_id}/complete", done)
-        except Failed as failed:
-            if failed.error.code in ("checksum_mismatch", "size_mismatch"):
-                failed.error.message += f" ({file.path} changed while it was uploaded?)"
-            raise
+            self._total_bytes += hashed - listed
 
-    def _wait_run_id(self) -> str:
+    def wait_run_id(self) -> str:
+        """The server's run id, once the run exists; ``Failed`` when ``close()`` stops
+        the wait first."""
         while True:
             run_id = self._run_id()
             if run_id:
@@ -513,25 +434,3 @@ class Uploader:
                 raise Failed(
                     Unreachable("the run was never created on the server, so nothing was uploaded")
                 )
-
-    def _put_whole(self, file: LocalFile, size: int, upload: dict[str, Any]) -> None:
-        url, headers = str(upload["url"]), dict(upload.get("headers") or {})
-        attempt = refused = 0
-        while True:
-            reply, _etag = self.put(url, headers, file.path, 0, size)
-            if reply.ok:
-                return
-            if reply.status == 403:
-                refused += 1
-                if refused >= MAX_REFUSED_PUTS:
-                    raise Failed(
-                        InvalidInput(
-                            f"the storage refused the upload ({reply.describe()}); its URL may "
-                            "have expired: log the file again",
-                            status=403,
-                        )
-                    )
-            elif not reply.transient:
-                raise Failed(InvalidInput(f"the storage refused the upload ({reply.describe()})"))
-            self.backoff(attempt, reply)
-            attempt += 1

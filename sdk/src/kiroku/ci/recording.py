@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from kiroku import keys
-from kiroku.artifacts.upload import FollowUp, Uploader
+from kiroku.artifacts.followups import FollowUp
+from kiroku.artifacts.upload import Uploader
 from kiroku.ci.github import CiContext
 from kiroku.ci.inputs import Points
 from kiroku.errors import InvalidInput, KirokuError

@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from kiroku.artifacts.files import log_problem
+from kiroku.artifacts.followups import FollowUp
 from kiroku.artifacts.storage import Failed
-from kiroku.artifacts.upload import FollowUp, Uploader
+from kiroku.artifacts.upload import Uploader
 from kiroku.errors import InvalidInput
 from kiroku.registry.refs import alias_problem, model_name_problem
 from kiroku.registry.versions import models_path
