@@ -24,7 +24,7 @@ from apps.artifacts.validation import (
     parts_request_clean,
 )
 from apps.core.errors import Invalid
-from apps.core.views import KirokuApi, query_int
+from apps.core.views import KirokuApi, query_bool, query_int
 from apps.projects.models import Role
 from apps.runs.selectors import run_get_for_principal
 
@@ -33,13 +33,6 @@ MAX_LISTING_PAGE = 10_000
 
 def _base_url(request: Request) -> str:
     return request.build_absolute_uri("/")
-
-
-def _query_bool(request: Request, name: str) -> bool:
-    raw = request.query_params.get(name, "false").lower()
-    if raw not in {"true", "false", "1", "0"}:
-        raise Invalid(f"{name} must be true or false", field=name)
-    return raw in {"true", "1"}
 
 
 class RunArtifactsApi(KirokuApi):
@@ -100,7 +93,7 @@ class RunArtifactsApi(KirokuApi):
         listing = selectors.artifact_list(
             run=run,
             path=request.query_params.get("path", "").strip("/"),
-            recursive=_query_bool(request, "recursive"),
+            recursive=query_bool(request, "recursive"),
             page_size=query_int(
                 request, "page_size", default=1000, minimum=1, maximum=MAX_LISTING_PAGE
             ),
@@ -218,7 +211,7 @@ class ArtifactDownloadApi(KirokuApi):
         url = services.artifact_download_url(
             principal=self.principal,
             artifact=artifact,
-            inline=_query_bool(request, "inline"),
+            inline=query_bool(request, "inline"),
             base_url=_base_url(request),
         )
         response = HttpResponseRedirect(url)

@@ -43,6 +43,15 @@ class KirokuApi(APIView):
         return cached
 
 
+def query_bool(request: Any, name: str) -> bool:
+    """A boolean query parameter (``true``/``false``/``1``/``0``, any case; absent is
+    false), or Invalid naming it."""
+    raw = request.query_params.get(name, "false").lower()
+    if raw not in {"true", "false", "1", "0"}:
+        raise Invalid(f"{name} must be true or false", field=name)
+    return raw in {"true", "1"}
+
+
 @overload
 def query_int(request: Any, name: str, *, default: int, minimum: int, maximum: int) -> int: ...
 @overload

@@ -9,10 +9,9 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from apps.core.errors import Invalid
 from apps.core.pagination import Listing, list_page
 from apps.core.schema import Page
-from apps.core.views import KirokuApi
+from apps.core.views import KirokuApi, query_bool
 from apps.projects.models import Project
 from apps.projects.selectors import project_get_for_principal
 from apps.registry import examples, selectors, services, validation
@@ -35,13 +34,6 @@ VERSIONS = Listing("model-versions", ("-number",))
 PROMOTIONS = Listing("promotions", ("-created_at", "-pk"))
 TAKEN = OpenApiResponse(description="a model with this name exists")
 STATE = OpenApiResponse(description="the version is archived, or aliases point at it")
-
-
-def _query_bool(request: Request, name: str) -> bool:
-    raw = request.query_params.get(name, "false").lower()
-    if raw not in {"true", "false", "1", "0"}:
-        raise Invalid(f"{name} must be true or false", field=name)
-    return raw in {"true", "1"}
 
 
 class _RegistryApi(KirokuApi):
@@ -123,7 +115,7 @@ class VersionListApi(_RegistryApi):
     )
     def get(self, request: Request, slug: str, name: str) -> Response:
         versions = selectors.version_list(
-            model=self.model(slug, name), archived=_query_bool(request, "archived")
+            model=self.model(slug, name), archived=query_bool(request, "archived")
         )
         page, next_cursor = list_page(request, versions, VERSIONS)
         return Response({"results": [version_out(v) for v in page], "next": next_cursor})

@@ -103,17 +103,18 @@ def version_resolve(*, principal: Principal, project: Project, ref: str) -> Mode
     else:
         name = ref
     model = model_get(principal=principal, project=project, name=name)
-    if number is not None:
-        return version_get(model=model, number=number)
-    if alias is not None and alias != "latest":
-        row = ModelAlias.objects.filter(model=model, name=alias, version__isnull=False).first()
-        if row is None or row.version_id is None:
-            raise not_found("alias")
-        return version_get(model=model, number=row.version.number if row.version else 0)
-    latest = version_list(model=model, archived=False).order_by("-number").first()
-    if latest is None:
+    if number is None:
+        numbers = ModelVersion.objects.filter(model=model).order_by("-number")
+        if alias is not None and alias != "latest":
+            number = numbers.filter(aliases__name=alias).values_list("number", flat=True).first()
+            if number is None:
+                raise not_found("alias")
+        else:
+            newest = numbers.filter(archived_at__isnull=True)
+            number = newest.values_list("number", flat=True).first()
+    if number is None:
         raise not_found("version")
-    return version_get(model=model, number=latest.number)
+    return version_get(model=model, number=number)
 
 
 def alias_list(*, model: RegisteredModel) -> list[ModelAlias]:
